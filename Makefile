@@ -1,0 +1,38 @@
+# Two commands do all set-up: `make figures` and `make test`. Both bootstrap uv when it is
+# missing (into .tools/, nothing global) and sync the locked environment into .venv/.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+VENV := .venv/bin
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help setup test lint format figures clean
+
+help:
+	@echo "make figures  run every notebook headless and write every figure to figures/"
+	@echo "make test     lint, then the whole test suite (notebooks included)"
+	@echo "make format   apply ruff's formatting and import order"
+	@echo "make clean    remove generated figures and data (keeps .venv)"
+
+.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
+
+setup: | $(UV)
+	$(UV) sync --locked --quiet
+
+lint: setup
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+
+format: setup
+	$(VENV)/ruff check --fix .
+	$(VENV)/ruff format .
+
+test: lint
+	$(VENV)/python -m pytest
+
+figures: setup
+	$(VENV)/python tools/figures.py
+
+clean:
+	rm -rf figures data

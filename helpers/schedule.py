@@ -1,0 +1,58 @@
+"""Noise schedules: the betas, their cumulative products, and the strided timestep list.
+
+Notation (DDPM, Ho et al. 2020): beta_t is the variance added at step t, alpha_t = 1 - beta_t,
+alpha_bar_t = prod_{s <= t} alpha_s (`alphas_cumprod`). Timesteps are 0-based: t = 0 .. T - 1.
+"""
+
+import math
+
+import torch
+from torch import Tensor
+
+
+def linear_betas(T: int = 300, beta_start: float = 1e-4, beta_end: float = 0.02) -> Tensor:
+    """Linear schedule (DDPM Sec. 4), the course's part B schedule.
+
+    beta_t evenly spaced from beta_start to beta_end. Returns float32, shape (T,).
+    """
+    # BEGIN SOLUTION
+    return torch.linspace(beta_start, beta_end, T, dtype=torch.float32)
+    # END SOLUTION
+
+
+def cosine_betas(T: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> Tensor:
+    """Cosine schedule (Nichol & Dhariwal 2021, Eq. 17), diffusers' "squaredcos_cap_v2".
+
+    f(u) = cos^2((u + s) / (1 + s) * pi / 2), beta_t = min(1 - f((t + 1) / T) / f(t / T), max_beta).
+    DeepFloyd IF was trained with it. Returns float32, shape (T,).
+    """
+    # BEGIN SOLUTION
+    u = torch.arange(T + 1, dtype=torch.float64) / T  # (T + 1,) in [0, 1]
+    f = torch.cos((u + s) / (1 + s) * math.pi / 2) ** 2
+    return (1 - f[1:] / f[:-1]).clamp(max=max_beta).float()
+    # END SOLUTION
+
+
+def alphas_cumprod(betas: Tensor) -> Tensor:
+    """Cumulative product alpha_bar_t (DDPM Eq. 4): prod over s <= t of (1 - beta_s).
+
+    Same shape and dtype as betas.
+    """
+    # BEGIN SOLUTION
+    return torch.cumprod(1 - betas, dim=0)
+    # END SOLUTION
+
+
+def strided_timesteps(start: int = 990, stride: int = 30) -> list[int]:
+    """The course's strided schedule [start, start - stride, ..., stride, 0] (34 by default).
+
+    Strictly decreasing, ends at 0; `start` must be a multiple of `stride`.
+    """
+    if stride <= 0 or start < 0 or start % stride != 0:
+        raise ValueError(
+            f"start must be a non-negative multiple of a positive stride so the list ends at 0,"
+            f" got start = {start}, stride = {stride}"
+        )
+    # BEGIN SOLUTION
+    return list(range(start, -1, -stride))
+    # END SOLUTION
