@@ -5,12 +5,13 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv/bin
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup test lint format figures clean
+.PHONY: help setup test lint format notebooks figures clean
 
 help:
 	@echo "make figures  run every notebook headless and write every figure to figures/"
 	@echo "make test     lint, then the whole test suite (notebooks included)"
 	@echo "make format   apply ruff's formatting and import order"
+	@echo "make notebooks  pair notebooks/*.ipynb with their .py twins and strip outputs"
 	@echo "make clean    remove generated figures and data (keeps .venv)"
 
 .tools/bin/uv:
@@ -27,6 +28,11 @@ lint: setup
 format: setup
 	$(VENV)/ruff check --fix .
 	$(VENV)/ruff format .
+	$(MAKE) --no-print-directory notebooks
+
+notebooks: setup
+	$(VENV)/jupytext --quiet --sync notebooks/*.ipynb
+	$(VENV)/jupyter nbconvert --log-level WARN --clear-output --inplace notebooks/*.ipynb
 
 test: lint
 	$(VENV)/python -m pytest

@@ -1,0 +1,113 @@
+"""Figures: image grids, loss curves, and saving a figure with the facts a gallery shows.
+
+`save_figure` writes a PNG with no timestamp or version in it (two runs give the same bytes) and,
+beside it, a JSON caption record that `tools/figures.py` turns into the gallery page.
+"""
+
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from torch import Tensor
+
+
+def to_display(images: Tensor, signed: bool) -> np.ndarray:
+    """(B, C, H, W) images in [-1, 1] (signed) or [0, 1] -> (B, H, W, C) floats in [0, 1]."""
+    images = images.detach().float().cpu()
+    if signed:
+        images = (images + 1) / 2
+    return images.clamp(0, 1).permute(0, 2, 3, 1).numpy()
+
+
+def show_images(
+    images: Tensor,
+    titles: list[str] | None = None,
+    ncols: int | None = None,
+    signed: bool = False,
+    size: float = 1.4,
+    row_labels: list[str] | None = None,
+    suptitle: str | None = None,
+):
+    """A grid of images (B, C, H, W), row by row; returns the matplotlib figure."""
+    pictures = to_display(images, signed)
+    B = len(pictures)
+    ncols = ncols or B
+    nrows = -(-B // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), squeeze=False
+    )
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_frame_on(False)
+        if i >= B:
+            continue
+        picture = pictures[i]
+        ax.imshow(
+            picture[..., 0] if picture.shape[-1] == 1 else picture, cmap="gray", vmin=0, vmax=1
+        )
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
+    if row_labels is not None:
+        for label, ax in zip(row_labels, axes[:, 0], strict=False):
+            ax.set_ylabel(label, fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_loss(history: list[float], title: str, log: bool = True, smooth: int = 50):
+    """Training loss per step (light) and its running mean over `smooth` steps (dark)."""
+    fig, ax = plt.subplots(figsize=(5, 3))
+    steps = np.arange(1, len(history) + 1)
+    ax.plot(steps, history, color="tab:blue", alpha=0.25, lw=0.8, label="per step")
+    if len(history) >= smooth:
+        mean = np.convolve(history, np.ones(smooth) / smooth, mode="valid")
+        ax.plot(steps[smooth - 1 :], mean, color="tab:blue", lw=1.5, label=f"mean of {smooth}")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("MSE loss")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, path: str | Path, caption: str, **facts) -> Path:
+    """Save fig as a reproducible PNG and a caption record path.json for the gallery.
+
+    facts: what the gallery shows beside the figure, e.g. notebook, section, equation, backend,
+    seed, checkpoint. Returns the PNG's path.
+    """
+    path = Path(path).with_suffix(".png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, metadata={"Software": None})
+    record = {
+        "file": path.name,
+        "caption": caption,
+        **{k: v for k, v in facts.items() if v is not None},
+    }
+    path.with_suffix(".json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def save_animation(
+    frames: list[Tensor], path: str | Path, signed: bool = False, scale: int = 4, ms: int = 80
+) -> Path:
+    """Save a list of image grids (C, H, W) as a looping GIF, each frame `ms` milliseconds."""
+    from PIL import Image
+
+    path = Path(path).with_suffix(".gif")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pictures = []
+    for frame in frames:
+        array = (to_display(frame[None], signed)[0] * 255).round().astype(np.uint8)  # (H, W, C)
+        picture = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
+        pictures.append(
+            picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+        )
+    pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=ms, loop=0)
+    return path

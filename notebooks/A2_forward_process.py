@@ -1,0 +1,71 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: -all
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # A2. The forward process: adding noise
+#
+# A diffusion model learns to undo a fixed noising process. Run that process forward on a
+# held-out test digit: any timestep t of the T = 1000 cosine schedule (the one DeepFloyd IF was
+# trained with) is reached in one jump.
+#
+# $$x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1 - \bar\alpha_t}\,\epsilon, \qquad \epsilon \sim \mathcal{N}(0, I) \qquad \text{(course Eq. A.2)}$$
+
+# %%
+import os
+from pathlib import Path
+
+import torch
+
+import helpers
+from helpers import plots
+from helpers.widgets import image_slider
+
+FIGURES = Path(os.environ.get("KIT_FIGURES", "../figures"))
+SEED = 0
+TIMESTEPS = [0, 100, 250, 500, 750, 999]
+
+# %% [markdown]
+# ## 1.1 Noise a test digit at several timesteps
+# The same noise $\epsilon$ at every t: only the two scales change.
+
+# %%
+alphas_cumprod = helpers.alphas_cumprod(helpers.cosine_betas(1000))
+images, labels = helpers.mnist_tensors(train=False)
+x0 = images[:1] * 2 - 1  # the first held-out digit (a 7), in [-1, 1]
+eps = torch.randn(x0.shape, generator=torch.Generator().manual_seed(SEED))
+x_t = torch.cat([helpers.forward(x0, t, alphas_cumprod, eps=eps) for t in TIMESTEPS])
+fig = plots.show_images(x_t, [f"t = {t}" for t in TIMESTEPS], signed=True, size=1.6)
+plots.save_figure(
+    fig,
+    FIGURES / "A2_forward_process",
+    caption="Forward process on a held-out MNIST 7: x_t for t = 0 ... 999 of the cosine schedule "
+    "(T = 1000), the same noise eps at every t. By t = 750 the digit is barely visible; t = 999 is "
+    "almost pure noise.",
+    notebook="A2_forward_process",
+    section="1.1 Implementing the forward process",
+    equation="x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps  (course Eq. A.2)",
+    backend="offline (MNIST 28x28, cosine schedule)",
+    seed=SEED,
+)
+
+# %% [markdown]
+# ## Try it: move t
+# The slider re-runs `helpers.forward` with the same noise.
+
+# %%
+image_slider(
+    lambda t: helpers.forward(x0, int(t), alphas_cumprod, eps=eps)[0], "t", 500, 0, 999, signed=True
+)
