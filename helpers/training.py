@@ -53,7 +53,8 @@ RECIPES = {
     ),
     "time": TrainConfig("time"),
     "class": TrainConfig("class"),
-    "offline": TrainConfig("class", T=1000, schedule="cosine", signed=True),
+    # part A's offline backend: IF's schedule (T = 1000, cosine) on [-1, 1] images
+    "offline": TrainConfig("class", epochs=10, T=1000, schedule="cosine", signed=True),
 }
 
 

@@ -1,0 +1,104 @@
+"""Shipped model checkpoints: half-precision safetensors plus a JSON manifest each.
+
+assets/checkpoints/<name>.safetensors holds only tensors (no pickle, safe to load from anyone);
+<name>.json says what the model is and how it was made: architecture, training recipe, data,
+epochs and steps, seed, loss history, metrics, sha256 of the weights, and the command.
+"""
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from helpers.metrics import DigitClassifier
+from helpers.unet import ClassConditionalUNet, TimeConditionalUNet, UnconditionalUNet
+
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "assets" / "checkpoints"
+ARCHITECTURES = {
+    cls.__name__: cls
+    for cls in (UnconditionalUNet, TimeConditionalUNet, ClassConditionalUNet, DigitClassifier)
+}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def export_checkpoint(model: nn.Module, kwargs: dict, path: str | os.PathLike, **facts) -> Path:
+    """Write model's weights in float16 to path (.safetensors) and its manifest beside it (.json).
+
+    kwargs: the constructor arguments that rebuild the model; facts: how it was made (recipe,
+    data, epochs, steps, seed, loss_history, metrics, command, ...).
+    """
+    path = Path(path).with_suffix(".safetensors")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        k: (v.half() if v.is_floating_point() else v).detach().cpu().contiguous()
+        for k, v in model.state_dict().items()
+    }
+    save_file(state, path)
+    manifest = {
+        "architecture": type(model).__name__,
+        "kwargs": kwargs,
+        "dtype": "float16",
+        "parameters": sum(p.numel() for p in model.parameters()),
+        **facts,
+        "sha256": _sha256(path),
+    }
+    path.with_suffix(".json").write_text(json.dumps(manifest, indent=1) + "\n")
+    return path
+
+
+def available() -> list[str]:
+    """Names of the checkpoints shipped in assets/checkpoints."""
+    return sorted(p.stem for p in CHECKPOINTS.glob("*.safetensors"))
+
+
+def load_checkpoint(
+    name_or_path: str | os.PathLike, device: str | torch.device = "cpu"
+) -> nn.Module:
+    """The model of a shipped checkpoint (by name) or of a .safetensors file, in eval mode, float32.
+
+    Verifies the weights against the sha256 in the manifest and raises ValueError saying what is
+    wrong (missing, corrupt, changed, or not matching its architecture) and how to repair it.
+    The manifest is attached to the model as `model.manifest`.
+    """
+    path = Path(name_or_path)
+    if path.suffix != ".safetensors":
+        path = CHECKPOINTS / f"{name_or_path}.safetensors"
+    if not path.exists():
+        raise ValueError(f"no checkpoint {path}; shipped ones: {', '.join(available()) or 'none'}")
+    repair = f"restore it with `git checkout -- {path}` or retrain it (see its manifest's command)"
+    try:
+        manifest = json.loads(path.with_suffix(".json").read_text())
+        architecture = ARCHITECTURES[manifest["architecture"]]
+    except (OSError, ValueError, KeyError) as error:
+        raise ValueError(
+            f"the manifest {path.with_suffix('.json')} is missing or unreadable ({error})"
+        ) from error
+    if _sha256(path) != manifest["sha256"]:
+        raise ValueError(
+            f"{path} does not match the sha256 in its manifest (corrupt or changed); {repair}"
+        )
+    try:
+        state = load_file(path)
+    except SafetensorError as error:
+        raise ValueError(
+            f"{path} is not a readable safetensors file ({error}); {repair}"
+        ) from error
+    model = architecture(**manifest["kwargs"])
+    try:
+        model.load_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+        )
+    except RuntimeError as error:
+        raise ValueError(
+            f"{path} does not fit a {manifest['architecture']}{manifest['kwargs']}: {error}"
+        ) from error
+    model.manifest = manifest
+    return model.to(device).eval()

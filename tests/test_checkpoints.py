@@ -1,0 +1,65 @@
+"""Checkpoints: a half-precision round trip, and clear errors for every way a file goes bad."""
+
+import json
+
+import pytest
+import torch
+
+from helpers import checkpoints
+from helpers.unet import ClassConditionalUNet
+
+
+@pytest.fixture
+def saved(tmp_path):
+    torch.manual_seed(0)
+    model = ClassConditionalUNet(1, 10, 8).eval()
+    path = checkpoints.export_checkpoint(
+        model, {"num_hiddens": 8}, tmp_path / "tiny", seed=0, epochs=1
+    )
+    return model, path
+
+
+def test_round_trip_keeps_the_model_to_half_precision(saved):
+    model, path = saved
+    loaded = checkpoints.load_checkpoint(path)
+    assert loaded.manifest["seed"] == 0 and loaded.manifest["dtype"] == "float16"
+    x, c, t = torch.rand(2, 1, 28, 28), torch.tensor([3, 4]), torch.rand(2)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x, c, t), model(x, c, t), rtol=0.02, atol=0.02)
+
+
+def test_a_changed_file_is_refused(saved):
+    _, path = saved
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="does not match the sha256"):
+        checkpoints.load_checkpoint(path)
+
+
+def test_a_corrupt_file_with_a_matching_hash_is_refused(saved):
+    _, path = saved
+    path.write_bytes(b"not a safetensors file")
+    manifest = json.loads(path.with_suffix(".json").read_text())
+    manifest["sha256"] = checkpoints._sha256(path)
+    path.with_suffix(".json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="not a readable safetensors"):
+        checkpoints.load_checkpoint(path)
+
+
+def test_a_mismatched_architecture_is_refused(saved):
+    _, path = saved
+    manifest = json.loads(path.with_suffix(".json").read_text())
+    manifest["kwargs"] = {"num_hiddens": 16}
+    path.with_suffix(".json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="does not fit"):
+        checkpoints.load_checkpoint(path)
+
+
+def test_missing_checkpoints_and_manifests_are_named(saved):
+    _, path = saved
+    with pytest.raises(ValueError, match="shipped ones"):
+        checkpoints.load_checkpoint("no-such-model")
+    path.with_suffix(".json").unlink()
+    with pytest.raises(ValueError, match="manifest"):
+        checkpoints.load_checkpoint(path)
