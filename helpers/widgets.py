@@ -49,3 +49,61 @@ def image_slider(
 
     slider.observe(update, names="value")
     return widgets.VBox([slider, image])
+
+
+class DrawingPad:
+    """A canvas to draw a digit or a sketch with the mouse; `image()` returns the drawing.
+
+    The pen logic (press, move, release -> strokes) is plain Python, tested without a browser;
+    `widget()` wires it to an ipycanvas Canvas for JupyterLab.
+    """
+
+    def __init__(self, size: int = 28, pixels: int = 280, width: float = 2.5):
+        self.size, self.pixels, self.width = size, pixels, width
+        self.strokes: list[list[tuple[float, float]]] = []
+        self.drawing = False
+        self.canvas = None
+
+    def press(self, x: float, y: float) -> None:
+        self.drawing = True
+        self.strokes.append([(x / self.pixels, y / self.pixels)])
+
+    def move(self, x: float, y: float) -> None:
+        if self.drawing:
+            self.strokes[-1].append((x / self.pixels, y / self.pixels))
+            if self.canvas is not None:
+                (x0, y0), (x1, y1) = self.strokes[-1][-2:]
+                p = self.pixels
+                self.canvas.stroke_line(x0 * p, y0 * p, x1 * p, y1 * p)
+
+    def release(self, x: float, y: float) -> None:
+        self.drawing = False
+
+    def clear(self, *_) -> None:
+        self.strokes = []
+        if self.canvas is not None:
+            self.canvas.fill_style = "black"
+            self.canvas.fill_rect(0, 0, self.pixels, self.pixels)
+
+    def image(self) -> Tensor:
+        """The drawing as (1, 1, size, size) in [-1, 1]; light strokes on black, like MNIST."""
+        from helpers.images import strokes_to_image
+
+        if not self.strokes:
+            raise ValueError("the pad is empty: draw something first (or load a PNG instead)")
+        return strokes_to_image(self.strokes, self.size, self.width)
+
+    def widget(self) -> widgets.VBox:
+        from ipycanvas import Canvas
+
+        self.canvas = Canvas(width=self.pixels, height=self.pixels)
+        self.canvas.stroke_style = "white"
+        self.canvas.line_width = self.width * self.pixels / self.size
+        self.canvas.line_cap = "round"
+        self.clear()
+        self.canvas.on_mouse_down(self.press)
+        self.canvas.on_mouse_move(self.move)
+        self.canvas.on_mouse_up(self.release)
+        button = widgets.Button(description="clear")
+        button.on_click(self.clear)
+        return widgets.VBox([self.canvas, button])

@@ -1,0 +1,159 @@
+"""Part A algorithms on the offline backend (a tiny random UNet): equivalences, invariants, errors,
+and the learned-range variance pinned against diffusers' DDPMScheduler."""
+
+import pytest
+import torch
+from diffusers import DDPMScheduler
+
+import helpers
+from helpers import editing
+from helpers.denoiser import OfflineDigits
+from helpers.unet import ClassConditionalUNet
+
+FEW = [990, 660, 330, 90, 0]  # a short strided list keeps the loops fast
+
+
+@pytest.fixture(scope="module")
+def denoiser():
+    torch.manual_seed(0)
+    return OfflineDigits(ClassConditionalUNet(1, 10, 8))
+
+
+def _digits(seed=0, B=2):
+    return torch.rand(B, 1, 28, 28, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def _g(seed=1):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_learned_range_variance_matches_diffusers_at_the_step_t_to_t_prime():
+    abar = helpers.alphas_cumprod(helpers.cosine_betas())
+    reference = DDPMScheduler(
+        1000, beta_schedule="squaredcos_cap_v2", variance_type="learned_range", clip_sample=False
+    )
+    timesteps = helpers.strided_timesteps()
+    reference.set_timesteps(timesteps=timesteps)
+    for i, (t, t_prime) in enumerate([(990, 960), (510, 480), (30, 0)]):
+        x_t, eps, v = _digits(i, 2), _digits(10 + i, 2), _digits(20 + i, 2)  # v in [-1, 1]
+        model_output = torch.cat([eps, v], dim=1)  # (B, 2, 28, 28): noise and variance channels
+        expected = reference.step(model_output, t, x_t, generator=_g(i)).prev_sample
+        ours = editing.reverse_step(x_t, eps, v, t, t_prime, abar, generator=_g(i))
+        torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_fixed_variance_is_the_posterior_variance():
+    abar = helpers.alphas_cumprod(helpers.cosine_betas())
+    torch.testing.assert_close(
+        editing.step_std(990, 960, abar), helpers.posterior_variance(990, 960, abar).sqrt()
+    )
+
+
+def test_inpainting_with_an_all_ones_mask_is_plain_guided_denoising(denoiser):
+    x_orig, x_T = _digits(0), torch.randn(2, 1, 28, 28, generator=_g(5))
+    plain, _ = editing.iterative_denoise_cfg(
+        denoiser, x_T, 0, "a handwritten 3", timesteps=FEW, generator=_g(), progress=False
+    )
+    ones = torch.ones(1, 1, 28, 28)
+    inpainted = editing.inpaint(
+        denoiser,
+        x_orig,
+        ones,
+        "a handwritten 3",
+        x_T=x_T,
+        generator=_g(),
+        timesteps=FEW,
+        progress=False,
+    )
+    torch.testing.assert_close(inpainted, plain, rtol=0, atol=0)
+
+
+def test_inpainting_keeps_the_unmasked_pixels_exactly(denoiser):
+    x_orig = _digits(0)
+    mask = torch.zeros(1, 1, 28, 28)
+    mask[..., 8:20, 8:20] = 1
+    out = editing.inpaint(
+        denoiser, x_orig, mask, "a handwritten 3", generator=_g(), timesteps=FEW, progress=False
+    )
+    keep = mask.expand_as(x_orig) == 0
+    assert torch.equal(out[keep], x_orig[keep])
+    assert not torch.allclose(out[~keep], x_orig[~keep])
+
+
+def test_an_anagram_of_identity_views_and_equal_prompts_is_plain_cfg(denoiser, monkeypatch):
+    monkeypatch.setattr(editing, "strided_timesteps", lambda: FEW)
+    x_T = torch.randn(2, 1, 28, 28, generator=_g(5))
+    plain, _ = editing.iterative_denoise_cfg(
+        denoiser, x_T, 0, "a handwritten 6", generator=_g(), progress=False
+    )
+    anagram = editing.visual_anagram(
+        denoiser,
+        "a handwritten 6",
+        "a handwritten 6",
+        "identity",
+        x_T=x_T,
+        generator=_g(),
+        progress=False,
+    )
+    torch.testing.assert_close(anagram, plain, rtol=0, atol=0)
+
+
+def test_a_hybrid_whose_lowpass_is_the_identity_follows_the_first_prompt(denoiser, monkeypatch):
+    monkeypatch.setattr(editing, "strided_timesteps", lambda: FEW)
+    x_T = torch.randn(2, 1, 28, 28, generator=_g(5))
+    plain, _ = editing.iterative_denoise_cfg(
+        denoiser, x_T, 0, "a handwritten 1", generator=_g(), progress=False
+    )
+    hybrid = editing.hybrid_image(
+        denoiser,
+        "a handwritten 1",
+        "a handwritten 8",
+        lowpass=lambda x: x,
+        x_T=x_T,
+        generator=_g(),
+        progress=False,
+    )
+    torch.testing.assert_close(hybrid, plain, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("view", ["flip", "rot180"])
+def test_views_are_involutions(view):
+    x = _digits(3)
+    assert torch.equal(editing.VIEWS[view](editing.VIEWS[view](x)), x)
+    assert not torch.equal(editing.VIEWS[view](x), x)
+
+
+def test_hybrid_filter_is_the_course_filter_at_64_px_and_scaled_at_28():
+    assert editing.hybrid_filter(64) == (33, 2.0)
+    kernel, sigma = editing.hybrid_filter(28)
+    assert kernel % 2 == 1 and sigma == pytest.approx(0.875)
+
+
+def test_sdedit_from_late_i_start_stays_close_and_from_early_wanders_off(denoiser):
+    x_orig = _digits(0)
+    late = editing.sdedit(denoiser, x_orig, 32, "a handwritten 3", generator=_g(), progress=False)
+    early = editing.sdedit(denoiser, x_orig, 1, "a handwritten 3", generator=_g(), progress=False)
+    assert (late - x_orig).abs().mean() < 0.1 < (early - x_orig).abs().mean()
+
+
+def test_bad_inputs_get_clear_errors(denoiser):
+    x = _digits(0)
+    with pytest.raises(ValueError, match=r"shape \(B, 1, 28, 28\)"):
+        editing.sdedit(denoiser, torch.rand(1, 3, 64, 64), 10)
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        editing.sdedit(denoiser, x * 3, 10)
+    with pytest.raises(ValueError, match="i_start"):
+        editing.sdedit(denoiser, x, 33)
+    with pytest.raises(ValueError, match="mask must have shape"):
+        editing.inpaint(denoiser, x, torch.ones(1, 1, 27, 28))
+    with pytest.raises(ValueError, match="only 0"):
+        editing.inpaint(denoiser, x, torch.full((1, 1, 28, 28), 0.5))
+    with pytest.raises(ValueError, match="known prompts: .*a handwritten 7"):
+        editing.sdedit(denoiser, x, 10, "a photo of a cat")
+    with pytest.raises(ValueError, match="view"):
+        editing.visual_anagram(denoiser, "a handwritten 6", "a handwritten 9", view="mirror")
+
+
+def test_offline_prompts_map_to_classes(denoiser):
+    assert denoiser.encode("a handwritten 7") == 7 and denoiser.encode("7") == 7
+    assert denoiser.encode("") is None and denoiser.encode("a high quality photo") is None
