@@ -45,7 +45,8 @@ class DeepFloydIF:
         self.alphas_cumprod = pipe.scheduler.alphas_cumprod.float()
         size = pipe.unet.config.sample_size
         self.image_shape = (pipe.unet.config.in_channels, size, size)
-        self.name = f"DeepFloyd IF stage I ({size}x{size}) from {source}"
+        self.name = f"DeepFloyd IF stage I ({size}x{size})"
+        self.checkpoint = str(source)
         self.cache_dir = Path(cache_dir)
 
     def _cache_path(self, prompt: str) -> Path:

@@ -38,15 +38,18 @@ def step_std(
     return (0.5 * log_var).exp().to(variance.dtype)
 
 
-def guided_estimate(denoiser: Denoiser, x_t: Tensor, t: int, cond, uncond=None, gamma: float = 1.0):
-    """(eps_hat, variance) for x_t at t: the conditional estimate, or CFG when uncond is given.
+def guided_estimate(denoiser: Denoiser, x_t: Tensor, t: int, conds: tuple, gamma: float = 1.0):
+    """(eps_hat, variance) for x_t at t. conds is (cond,): the conditional estimate; or
+    (cond, uncond): classifier-free guidance with scale gamma (course Eq. A.4),
 
-    eps_hat = eps_uncond + gamma (eps_cond - eps_uncond) (course Eq. A.4), both from one batched
-    pass; the variance channels come from the conditional branch, as in IF's own pipeline.
+        eps_hat = eps_uncond + gamma (eps_cond - eps_uncond),
+
+    both estimates from one batched pass; the variance channels come from the conditional
+    branch, as in IF's own pipeline.
     """
-    if uncond is None:
-        return denoiser.predict(x_t, t, [cond])[0]
-    (eps_cond, variance), (eps_uncond, _) = denoiser.predict(x_t, t, [cond, uncond])
+    if len(conds) == 1:
+        return denoiser.predict(x_t, t, list(conds))[0]
+    (eps_cond, variance), (eps_uncond, _) = denoiser.predict(x_t, t, list(conds))
     return cfg(eps_cond, eps_uncond, gamma), variance
 
 
@@ -103,15 +106,16 @@ def iterative_denoise(
     timesteps = timesteps or strided_timesteps()
     check_i_start(i_start, timesteps)
     check_image(denoiser, x_t, "x_t", noisy=True)
-    cond = denoiser.encode(prompt)
-    uncond = None if uncond_prompt is None else denoiser.encode(uncond_prompt)
+    conds = (denoiser.encode(prompt),)
+    if uncond_prompt is not None:
+        conds += (denoiser.encode(uncond_prompt),)
     abar, frames = denoiser.alphas_cumprod, []
     for i, (t, t_prime) in enumerate(
         tqdm(pairs(timesteps[i_start:]), disable=not progress, leave=False)
     ):
         if frames_every and i % frames_every == 0:
             frames.append(x_t)
-        eps_hat, variance = guided_estimate(denoiser, x_t, t, cond, uncond, gamma)
+        eps_hat, variance = guided_estimate(denoiser, x_t, t, conds, gamma)
         x_t = reverse_step(x_t, eps_hat, variance, t, t_prime, abar, generator)
         if project is not None:
             x_t = project(x_t, t_prime)
@@ -217,8 +221,8 @@ def visual_anagram(
     x_t = x_T if x_T is not None else _noise(denoiser, batch, generator)
     abar = denoiser.alphas_cumprod
     for t, t_prime in tqdm(pairs(strided_timesteps()), disable=not progress, leave=False):
-        eps_1, var_1 = guided_estimate(denoiser, x_t, t, c1, uncond, gamma)
-        eps_2, var_2 = guided_estimate(denoiser, v(x_t), t, c2, uncond, gamma)
+        eps_1, var_1 = guided_estimate(denoiser, x_t, t, (c1, uncond), gamma)
+        eps_2, var_2 = guided_estimate(denoiser, v(x_t), t, (c2, uncond), gamma)
         eps_hat = (eps_1 + v(eps_2)) / 2
         variance = None if var_1 is None else (var_1 + v(var_2)) / 2
         x_t = reverse_step(x_t, eps_hat, variance, t, t_prime, abar, generator)
@@ -259,8 +263,8 @@ def hybrid_image(
     x_t = x_T if x_T is not None else _noise(denoiser, batch, generator)
     abar = denoiser.alphas_cumprod
     for t, t_prime in tqdm(pairs(strided_timesteps()), disable=not progress, leave=False):
-        eps_low, var_low = guided_estimate(denoiser, x_t, t, c_low, uncond, gamma)
-        eps_high, var_high = guided_estimate(denoiser, x_t, t, c_high, uncond, gamma)
+        eps_low, var_low = guided_estimate(denoiser, x_t, t, (c_low, uncond), gamma)
+        eps_high, var_high = guided_estimate(denoiser, x_t, t, (c_high, uncond), gamma)
         eps_hat = lowpass(eps_low) + eps_high - lowpass(eps_high)
         variance = None if var_low is None else (var_low + var_high) / 2
         x_t = reverse_step(x_t, eps_hat, variance, t, t_prime, abar, generator)

@@ -16,7 +16,12 @@ FEW = [990, 660, 330, 90, 0]  # a short strided list keeps the loops fast
 @pytest.fixture(scope="module")
 def denoiser():
     torch.manual_seed(0)
-    return OfflineDigits(ClassConditionalUNet(1, 10, 8))
+    unet = ClassConditionalUNet(1, 10, 8)
+    unet.train()  # a few batches in train mode give BatchNorm statistics that let the class matter
+    with torch.no_grad():
+        for _ in range(3):
+            unet(torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,)), torch.rand(64))
+    return OfflineDigits(unet)
 
 
 def _digits(seed=0, B=2):
@@ -40,6 +45,39 @@ def test_learned_range_variance_matches_diffusers_at_the_step_t_to_t_prime():
         expected = reference.step(model_output, t, x_t, generator=_g(i)).prev_sample
         ours = editing.reverse_step(x_t, eps, v, t, t_prime, abar, generator=_g(i))
         torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-5)
+
+
+class Recorder:
+    """A fake backend whose noise estimate is a known function of the condition."""
+
+    alphas_cumprod = helpers.alphas_cumprod(helpers.cosine_betas())
+    image_shape = (1, 4, 4)
+    name = "fake"
+
+    def encode(self, prompt):
+        return None if prompt == "" else len(prompt)  # None is the unconditional branch
+
+    def predict(self, x_t, t, conds):
+        return [(torch.full_like(x_t, 0.0 if c is None else float(c)), None) for c in conds]
+
+
+def test_guidance_uses_both_branches_even_when_the_unconditional_one_is_none():
+    fake, x_t = Recorder(), torch.zeros(1, 1, 4, 4)
+    eps, _ = editing.guided_estimate(fake, x_t, 500, (fake.encode("abc"), fake.encode("")), 7.0)
+    torch.testing.assert_close(eps, torch.full_like(x_t, 21.0))  # 0 + 7 * (3 - 0)
+    eps, _ = editing.guided_estimate(fake, x_t, 500, (fake.encode("abc"),), 7.0)
+    torch.testing.assert_close(eps, torch.full_like(x_t, 3.0))
+
+
+def test_guidance_scale_changes_offline_samples(denoiser):
+    x_T = torch.randn(2, 1, 28, 28, generator=_g(5))
+    a, _ = editing.iterative_denoise_cfg(
+        denoiser, x_T, 0, "a handwritten 3", 1.0, timesteps=FEW, generator=_g(), progress=False
+    )
+    b, _ = editing.iterative_denoise_cfg(
+        denoiser, x_T, 0, "a handwritten 3", 7.0, timesteps=FEW, generator=_g(), progress=False
+    )
+    assert (a - b).abs().max() > 1e-3
 
 
 def test_fixed_variance_is_the_posterior_variance():
