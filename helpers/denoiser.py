@@ -33,6 +33,7 @@ class Denoiser(Protocol):
     ) -> list[tuple[Tensor, Tensor | None]]: ...
 
 
+OFFLINE_CHECKPOINT = "offline_digits_epoch10"
 UNCONDITIONAL_PROMPTS = ("", "a handwritten digit", "a high quality photo")
 DIGIT_PROMPT = re.compile(r"^(?:a handwritten |the digit |digit )?(\d)$")
 
@@ -49,6 +50,7 @@ class OfflineDigits:
 
     def __init__(self, unet: nn.Module, T: int = 1000):
         self.unet = unet.eval()
+        self.checkpoint = getattr(unet, "manifest", {}).get("sha256", "not a shipped checkpoint")
         self.T = T
         self.alphas_cumprod = alphas_cumprod(cosine_betas(T))
 
@@ -81,3 +83,26 @@ class OfflineDigits:
         x_in = x_t.repeat(len(conds), 1, 1, 1)  # (len(conds) * B, 1, 28, 28)
         eps = self.unet(x_in.float(), labels, t_in, mask.float()).to(x_t.dtype)
         return [(e, None) for e in eps.chunk(len(conds))]
+
+
+def load_backend(which: str = "auto", **deepfloyd_kwargs) -> Denoiser:
+    """The part A denoiser: "offline", "deepfloyd" or "auto" (IF when it can run, else offline).
+
+    "auto" tries DeepFloyd IF (needs a CUDA GPU and the weights) and, when it cannot be used,
+    prints why and falls back to the shipped offline digit model.
+    """
+    if which not in ("auto", "offline", "deepfloyd"):
+        raise ValueError(f'backend must be "auto", "offline" or "deepfloyd", got {which!r}')
+    if which != "offline":
+        from helpers.deepfloyd import DeepFloydUnavailable, load_deepfloyd
+
+        try:
+            return load_deepfloyd(**deepfloyd_kwargs)
+        except DeepFloydUnavailable as error:
+            if which == "deepfloyd":
+                raise
+            print(f"{error}\n-> using the offline digit model")
+    from helpers.checkpoints import load_checkpoint
+
+    unet = load_checkpoint(OFFLINE_CHECKPOINT)
+    return OfflineDigits(unet, T=unet.manifest["recipe"]["T"])

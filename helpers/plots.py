@@ -47,7 +47,7 @@ def show_images(
         ax.imshow(
             picture[..., 0] if picture.shape[-1] == 1 else picture, cmap="gray", vmin=0, vmax=1
         )
-        if titles is not None:
+        if titles is not None and i < len(titles):  # titles may cover the first row only
             ax.set_title(titles[i], fontsize=8)
     if row_labels is not None:
         for label, ax in zip(row_labels, axes[:, 0], strict=False):
@@ -111,3 +111,12 @@ def save_animation(
         )
     pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=ms, loop=0)
     return path
+
+
+def saver(out_dir: str | Path, **facts):
+    """save(fig, name, caption, **more): save_figure into out_dir with the notebook's facts."""
+
+    def save(fig, name: str, caption: str, **more) -> Path:
+        return save_figure(fig, Path(out_dir) / name, caption, **facts, **more)
+
+    return save

@@ -214,3 +214,19 @@ def resume(out_dir, config, model, optimizer, scheduler, generator, history) -> 
     history.extend(meta["loss_history"])
     print(f"resuming {out_dir} after epoch {meta['epoch']}")
     return meta["epoch"]
+
+
+def load_run(out_dir: str | os.PathLike, epoch: int, device: str = "cpu") -> tuple[nn.Module, dict]:
+    """The model of a training run after `epoch` (eval mode) and that epoch's JSON record."""
+    out_dir = Path(out_dir)
+    meta = json.loads(_path(out_dir, epoch, "json").read_text())
+    model = build_model(TrainConfig(**meta["config"]))
+    tensors = load_file(_path(out_dir, epoch, "safetensors"))
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    return model.to(device).eval(), meta
+
+
+def model_kwargs(config: TrainConfig) -> dict:
+    """The constructor arguments of the recipe's model (for a checkpoint manifest)."""
+    kwargs = {"in_channels": 1, "num_hiddens": config.num_hiddens}
+    return {**kwargs, "num_classes": 10} if config.model == "class" else kwargs

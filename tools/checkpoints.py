@@ -1,23 +1,37 @@
 """Make the shipped checkpoints in assets/checkpoints/, each with its manifest.
 
     python tools/checkpoints.py classifier          # the metric's digit classifier (minutes)
-    python tools/checkpoints.py class --run runs/class --epochs 5 20
-                                                    # export epochs of a training run (train.py)
+    python tools/checkpoints.py export offline --run runs/offline --epochs 10
+                                                    # export epochs of a training run (train.py),
+                                                    # measuring its samples on the way
 Every manifest records the architecture, recipe, data, epochs and steps, seed, loss history,
 metrics, the sha256 of the weights and the command that made it.
 """
 
 import argparse
+import json
 import platform
 import sys
+from pathlib import Path
 
 import torch
 
-from helpers.checkpoints import CHECKPOINTS, export_checkpoint
+from helpers import editing, sampling
+from helpers.checkpoints import CHECKPOINTS, export_checkpoint, load_checkpoint
 from helpers.data import mnist_tensors
+from helpers.denoiser import OfflineDigits
+from helpers.evaluation import balanced_labels, report
 from helpers.metrics import classify, train_classifier
+from helpers.schedule import alphas_cumprod
+from helpers.training import TrainConfig, load_run, model_kwargs
 
 DATA = "MNIST, bundled (assets/mnist): 60,000 training digits; metrics on the 10,000 test digits"
+NAMES = {
+    "denoiser": "denoiser",
+    "time": "time_ddpm",
+    "class": "class_ddpm",
+    "offline": "offline_digits",
+}
 
 
 def command() -> str:
@@ -47,6 +61,71 @@ def make_classifier(epochs: int, seed: int) -> None:
     print(f"wrote {path}")
 
 
+def sample_for_metrics(model, config: TrainConfig, labels, gamma: float, seed: int = 0):
+    """Samples in [0, 1] for `labels`: part A's strided CFG loop for the offline model, the full
+    T-step DDPM loop for the part B models."""
+    g = torch.Generator().manual_seed(seed)
+    x_T = torch.randn(len(labels), 1, 28, 28, generator=g)
+    if config.signed:  # the offline part A model: one prompt per class
+        denoiser = OfflineDigits(model, config.T)
+        out = torch.empty_like(x_T)
+        for digit in range(10):
+            idx = labels == digit
+            out[idx], _ = editing.iterative_denoise_cfg(
+                denoiser, x_T[idx], 0, f"a handwritten {digit}", gamma, generator=g, progress=False
+            )
+        return (out + 1) / 2
+    abar = alphas_cumprod(config.betas())
+    timesteps = list(range(config.T - 1, -1, -1))
+    if config.model == "class":
+        eps_model = sampling.class_eps_model(model, config.T, labels, gamma)
+    else:
+        eps_model = sampling.time_eps_model(model, config.T)
+    x0, _ = sampling.sample(eps_model, x_T, timesteps, abar, generator=g)
+    return x0
+
+
+def measure(model, config: TrainConfig, n: int) -> dict:
+    """The manifest's metrics for a diffusion model, from n samples."""
+    classifier = load_checkpoint("digit_classifier")
+    labels = balanced_labels(n)
+    if config.model == "time":
+        return {
+            "unguided": report(sample_for_metrics(model, config, labels, 1.0), None, classifier)
+        }
+    if config.model == "denoiser":
+        return {}
+    guided = 7.0 if config.signed else 5.0
+    return {
+        f"gamma_{g:g}": report(sample_for_metrics(model, config, labels, g), labels, classifier)
+        for g in (1.0, guided)
+    }
+
+
+def export_run(recipe: str, run: Path, epochs: list[int], n: int, out: Path = CHECKPOINTS) -> None:
+    for epoch in epochs:
+        model, meta = load_run(run, epoch)
+        config = TrainConfig(**meta["config"])
+        metrics = measure(model, config, n)
+        print(f"epoch {epoch}: {json.dumps(metrics)}")
+        history = meta["loss_history"]
+        path = export_checkpoint(
+            model,
+            model_kwargs(config),
+            out / f"{NAMES[recipe]}_epoch{epoch:02d}",
+            recipe=meta["config"],
+            data=DATA,
+            epochs=epoch,
+            steps=len(history),
+            seed=config.seed,
+            loss_history=[round(loss, 5) for loss in history],
+            metrics=metrics,
+            made_with=f"torch {torch.__version__}, {platform.machine()}",
+            command=f"python tools/train.py {recipe} && {command()}",
+        )
+        print(f"wrote {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -55,9 +134,18 @@ def main() -> None:
     clf = sub.add_parser("classifier", help="train and export the metric's digit classifier")
     clf.add_argument("--epochs", type=int, default=5)
     clf.add_argument("--seed", type=int, default=0)
+    run = sub.add_parser("export", help="export epochs of a training run with measured metrics")
+    run.add_argument("recipe", choices=sorted(NAMES))
+    run.add_argument("--run", type=Path, help="the run's folder (default: runs/<recipe>)")
+    run.add_argument("--epochs", type=int, nargs="+", required=True)
+    run.add_argument("--samples", type=int, default=1000, help="samples for the metrics")
+    run.add_argument("--out", type=Path, default=CHECKPOINTS, help="default: assets/checkpoints")
     args = parser.parse_args()
     if args.what == "classifier":
         make_classifier(args.epochs, args.seed)
+    else:
+        run_dir = args.run or Path("runs") / args.recipe
+        export_run(args.recipe, run_dir, args.epochs, args.samples, args.out)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import hashlib
 import html
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 REPO = Path(__file__).resolve().parent.parent
+ANSI = r"\x1b\[[0-9;]*m"  # colour codes in tracebacks
 FACTS = ("notebook", "section", "equation", "backend", "seed", "checkpoint")
 TITLE = "Diffusion course kit: every figure"
 STYLE = (
@@ -108,7 +110,7 @@ def main() -> None:
             )
         except CellExecutionError as error:
             failed.append(path.name)
-            print(f"    FAILED: {str(error)[-2000:]}", flush=True)
+            print(f"    FAILED: {re.sub(ANSI, '', str(error))[-2000:]}", flush=True)
     gallery(out, notebooks)
     ran = len(notebooks) - len(failed)
     print(f"{ran} of {len(notebooks)} notebooks ran in {time.perf_counter() - total:.0f} s")
