@@ -5,13 +5,14 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv/bin
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup test lint format notebooks figures clean
+.PHONY: help setup test lint format notebooks figures release clean
 
 help:
 	@echo "make figures  run every notebook headless and write every figure to figures/"
 	@echo "make test     lint, then the whole test suite (notebooks included)"
 	@echo "make format   apply ruff's formatting and import order"
 	@echo "make notebooks  pair notebooks/*.ipynb with their .py twins and strip outputs"
+	@echo "make release  (instructors) write the student edition to dist/student"
 	@echo "make clean    remove generated figures and data (keeps .venv)"
 
 .tools/bin/uv:
@@ -39,6 +40,10 @@ test: lint
 
 figures: setup
 	$(VENV)/python tools/figures.py
+
+release: setup
+	rm -rf dist/student
+	$(VENV)/python -m instructor.release dist/student
 
 clean:
 	rm -rf figures data

@@ -1,0 +1,1 @@
+"""Instructor tooling: the student release and the sandboxed auto-grader (never released)."""
