@@ -57,6 +57,14 @@ def release(out: Path, root: Path = REPO) -> list[str]:
     return removed
 
 
+def stub_helpers(out: Path, root: Path = REPO) -> Path:
+    """Only the stubbed helpers package, at out/helpers (the base a submission is laid over)."""
+    shutil.copytree(root / "helpers", out / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
+    for path in (out / "helpers").rglob("*.py"):
+        path.write_text(stub(path.read_text(), str(path)))
+    return out / "helpers"
+
+
 def leaks(out: Path, removed: list[str], root: Path = REPO) -> list[str]:
     """Solution lines still present anywhere in the edition at out, as 'file: line'.
 

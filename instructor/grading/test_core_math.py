@@ -1,0 +1,141 @@
+"""Graded: the core math. Expected values come from the kit's own helpers (the solution), run
+here on the trusted side, on inputs drawn from a seed students never see; invariants too."""
+
+import pytest
+import torch
+
+import helpers as solution
+
+SEED = 271828  # students see neither this seed nor the shapes and timesteps below
+
+
+def _rand(*shape, seed=0, dtype=torch.float32):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(SEED + seed), dtype=dtype)
+
+
+def _close(got, expected, tol=1e-5):
+    assert isinstance(got, torch.Tensor), f"expected a tensor, got {type(got).__name__}"
+    assert got.shape == expected.shape, (
+        f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+    )
+    assert bool(got.isfinite().all()), "your result holds NaN or infinity"
+    torch.testing.assert_close(got.to(expected.dtype), expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.points(1)
+def test_linear_betas(student):
+    """linear_betas: evenly spaced betas for unusual T and range"""
+    for T, start, end in [(300, 1e-4, 0.02), (57, 3e-4, 0.05)]:
+        _close(student.linear_betas(T, start, end), solution.linear_betas(T, start, end))
+
+
+@pytest.mark.points(1)
+def test_cosine_betas(student):
+    """cosine_betas: the squaredcos_cap_v2 schedule for T = 1000 and T = 123"""
+    for T in (1000, 123):
+        _close(student.cosine_betas(T), solution.cosine_betas(T))
+
+
+@pytest.mark.points(1)
+def test_alphas_cumprod(student):
+    """alphas_cumprod: the running product of 1 - beta"""
+    betas = torch.rand(77, generator=torch.Generator().manual_seed(SEED)) * 0.05
+    _close(student.alphas_cumprod(betas), solution.alphas_cumprod(betas))
+
+
+@pytest.mark.points(1)
+def test_strided_timesteps(student):
+    """strided_timesteps: the course list and other strides"""
+    for start, stride in [(990, 30), (600, 40), (999, 333)]:
+        got = student.strided_timesteps(start, stride)
+        assert list(got) == solution.strided_timesteps(start, stride), (
+            f"start {start}, stride {stride}"
+        )
+
+
+ABAR = solution.alphas_cumprod(solution.cosine_betas(1000))
+
+
+@pytest.mark.points(2)
+def test_forward(student):
+    """forward: per-image timesteps, given noise"""
+    x0, eps = _rand(3, 2, 5, 7), _rand(3, 2, 5, 7, seed=1)
+    t = torch.tensor([3, 517, 998])
+    _close(student.forward(x0, t, ABAR, eps=eps), solution.forward(x0, t, ABAR, eps=eps))
+    _close(student.forward(x0, 401, ABAR, eps=eps), solution.forward(x0, 401, ABAR, eps=eps))
+
+
+@pytest.mark.points(1)
+def test_estimate_x0(student):
+    """estimate_x0: the one-step estimate inverts forward"""
+    x0, eps = _rand(2, 3, 6, 6, dtype=torch.float64), _rand(2, 3, 6, 6, seed=1, dtype=torch.float64)
+    x_t = solution.forward(x0, 733, ABAR.double(), eps=eps)
+    _close(student.estimate_x0(x_t, eps, 733, ABAR.double()), x0)
+
+
+@pytest.mark.points(1)
+def test_gaussian_blur_denoise(student):
+    """gaussian_blur_denoise: matches torchvision's Gaussian blur"""
+    x = _rand(2, 3, 19, 19)
+    _close(student.gaussian_blur_denoise(x, 7, 1.7), solution.gaussian_blur_denoise(x, 7, 1.7))
+
+
+@pytest.mark.points(1)
+def test_posterior_variance(student):
+    """posterior_variance: beta-tilde of strided steps"""
+    for t, t_prime in [(970, 910), (333, 0), (42, 41)]:
+        _close(
+            student.posterior_variance(t, t_prime, ABAR),
+            solution.posterior_variance(t, t_prime, ABAR),
+        )
+
+
+@pytest.mark.points(2)
+def test_ddpm_step(student):
+    """ddpm_step: the strided DDPM update, with and without v_sigma"""
+    x_t, eps, v = _rand(2, 3, 8, 8), _rand(2, 3, 8, 8, seed=1), _rand(2, 3, 8, 8, seed=2)
+    for t, t_prime in [(970, 910), (481, 97), (15, 0)]:
+        _close(
+            student.ddpm_step(x_t, eps, t, t_prime, ABAR),
+            solution.ddpm_step(x_t, eps, t, t_prime, ABAR),
+            1e-4,
+        )
+        _close(
+            student.ddpm_step(x_t, eps, t, t_prime, ABAR, v_sigma=v),
+            solution.ddpm_step(x_t, eps, t, t_prime, ABAR, v_sigma=v),
+            1e-4,
+        )
+
+
+@pytest.mark.points(2)
+def test_ddim_step(student):
+    """ddim_step: deterministic and stochastic DDIM steps"""
+    x_t, eps, z = _rand(2, 1, 8, 8), _rand(2, 1, 8, 8, seed=1), _rand(2, 1, 8, 8, seed=2)
+    for t, t_prime, eta in [(970, 910, 0.0), (481, 97, 0.35), (15, 0, 1.0)]:
+        _close(
+            student.ddim_step(x_t, eps, t, t_prime, ABAR, eta=eta, noise=z),
+            solution.ddim_step(x_t, eps, t, t_prime, ABAR, eta=eta, noise=z),
+            1e-4,
+        )
+
+
+@pytest.mark.points(1)
+def test_cfg(student):
+    """cfg: classifier-free guidance, including gamma = 1"""
+    eps_c, eps_u = _rand(2, 3, 4, 4), _rand(2, 3, 4, 4, seed=1)
+    for gamma in (1.0, 0.0, 6.5):
+        _close(student.cfg(eps_c, eps_u, gamma), solution.cfg(eps_c, eps_u, gamma))
+
+
+@pytest.mark.points(1)
+def test_round_trip_invariant(student):
+    """invariant: your estimate_x0 undoes your forward"""
+    x0, eps = _rand(4, 1, 9, 9), _rand(4, 1, 9, 9, seed=3)
+    t = torch.tensor([12, 250, 640, 901])
+    x_t = student.forward(x0, t, ABAR, eps=eps)
+    for i in range(4):
+        _close(
+            student.estimate_x0(x_t[i : i + 1], eps[i : i + 1], int(t[i]), ABAR),
+            x0[i : i + 1],
+            1e-3,
+        )
