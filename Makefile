@@ -5,7 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv/bin
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup test lint format notebooks figures release clean
+.PHONY: help setup test lint format notebooks figures release autograder clean
 
 help:
 	@echo "make figures  run every notebook headless and write every figure to figures/"
@@ -13,6 +13,7 @@ help:
 	@echo "make format   apply ruff's formatting and import order"
 	@echo "make notebooks  pair notebooks/*.ipynb with their .py twins and strip outputs"
 	@echo "make release  (instructors) write the student edition to dist/student"
+	@echo "make autograder  (instructors) write the Gradescope autograder to dist/autograder.zip"
 	@echo "make clean    remove generated figures and data (keeps .venv)"
 
 .tools/bin/uv:
@@ -44,6 +45,9 @@ figures: setup
 release: setup
 	rm -rf dist/student
 	$(VENV)/python -m instructor.release dist/student
+
+autograder: setup
+	$(VENV)/python -m instructor.gradescope build dist/autograder.zip
 
 clean:
 	rm -rf figures data

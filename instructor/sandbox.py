@@ -58,7 +58,7 @@ class Sandbox:
         os.chmod(self.scratch, 0o777)  # nobody writes here
 
     def _command(self) -> list[str]:
-        python = str(Path(sys.executable).absolute())
+        python = str(Path(sys.prefix) / "bin" / "python")  # the environment's, as mounted below
         inner = [python, "-I", "/grader/runner.py", "/submission", "/scratch/output.log"]
         if not shutil.which("bwrap"):
             return [python, "-I", str(RUNNER), str(self.submission), str(self.log)]
@@ -72,11 +72,11 @@ class Sandbox:
         return [
             "bwrap", "--die-with-parent", "--new-session", "--unshare-all",
             "--uid", "65534", "--gid", "65534",
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",  # before mounts under /tmp
             *mounts,
             "--ro-bind", str(RUNNER), "/grader/runner.py",
             "--ro-bind", str(self.submission), "/submission",
             "--bind", str(self.scratch), "/scratch", "--chdir", "/scratch",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
             "--clearenv", "--setenv", "HOME", "/scratch", "--setenv", "OMP_NUM_THREADS", "1",
             *inner,
         ]  # fmt: skip
