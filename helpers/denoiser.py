@@ -33,7 +33,7 @@ class Denoiser(Protocol):
     ) -> list[tuple[Tensor, Tensor | None]]: ...
 
 
-OFFLINE_CHECKPOINT = "offline_digits_epoch10"
+OFFLINE_CHECKPOINT = "offline_digits_epoch06"
 UNCONDITIONAL_PROMPTS = ("", "a handwritten digit", "a high quality photo")
 DIGIT_PROMPT = re.compile(r"^(?:a handwritten |the digit |digit )?(\d)$")
 

@@ -34,8 +34,13 @@ NAMES = {
 }
 
 
-def command() -> str:
-    return "python " + " ".join(["tools/checkpoints.py", *sys.argv[1:]])
+def command(run: Path | None = None) -> str:
+    """The command line that made a checkpoint, with the run folder shown as its default."""
+    args = sys.argv[1:]
+    if run is not None and "--run" in args:
+        i = args.index("--run")
+        args = args[:i] + args[i + 2 :]
+    return "python " + " ".join(["tools/checkpoints.py", *args])
 
 
 def make_classifier(epochs: int, seed: int) -> None:
@@ -121,7 +126,7 @@ def export_run(recipe: str, run: Path, epochs: list[int], n: int, out: Path = CH
             loss_history=[round(loss, 5) for loss in history],
             metrics=metrics,
             made_with=f"torch {torch.__version__}, {platform.machine()}",
-            command=f"python tools/train.py {recipe} && {command()}",
+            command=f"python tools/train.py {recipe} && {command(run)}",
         )
         print(f"wrote {path}")
 
