@@ -147,6 +147,26 @@ def sdedit(
     )[0]
 
 
+def sdedit_sweep(
+    denoiser, x_orig, i_starts, prompt="a high quality photo", gamma=7.0, seed=0
+) -> Tensor:
+    """SDEdit of one image (1, C, H, W) at each i_start, each from the same seed, then the
+    original: (len(i_starts) + 1, C, H, W), ready to show as a strip."""
+    edits = [
+        sdedit(
+            denoiser,
+            x_orig,
+            i,
+            prompt,
+            gamma,
+            generator=torch.Generator().manual_seed(seed),
+            progress=False,
+        )
+        for i in i_starts
+    ]
+    return torch.cat(edits + [x_orig])
+
+
 def inpaint(
     denoiser,
     x_orig,

@@ -42,7 +42,11 @@ def image_slider(
     slider = Slider(
         value=value, min=min, max=max, step=step, description=description, continuous_update=False
     )
-    image = widgets.Image(value=png_bytes(render(slider.value), signed), format="png")
+    first = render(slider.value)  # (C, H, W)
+    width = f"{first.shape[-1] * 8}px"  # png_bytes enlarges 8 times
+    image = widgets.Image(
+        value=png_bytes(first, signed), format="png", layout=widgets.Layout(width=width)
+    )
 
     def update(change):
         image.value = png_bytes(render(change["new"]), signed)

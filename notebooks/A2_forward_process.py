@@ -17,9 +17,9 @@
 # %% [markdown]
 # # A2. The forward process: adding noise
 #
-# A diffusion model learns to undo a fixed noising process. Run that process forward on a
-# held-out test digit: any timestep t of the T = 1000 cosine schedule (the one DeepFloyd IF was
-# trained with) is reached in one jump.
+# A diffusion model learns to undo a fixed noising process. Run that process forward on the
+# test image: any timestep t of the T = 1000 cosine schedule (the one DeepFloyd IF was trained
+# with, and the offline digit model too) is reached in one jump.
 #
 # $$x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1 - \bar\alpha_t}\,\epsilon, \qquad \epsilon \sim \mathcal{N}(0, I) \qquad \text{(course Eq. A.2)}$$
 
@@ -31,34 +31,35 @@ import torch
 
 import helpers
 from helpers import plots
+from helpers.denoiser import load_backend
+from helpers.images import course_image
 from helpers.widgets import image_slider
 
+BACKEND = os.environ.get("KIT_BACKEND", "auto")  # "auto", "offline" or "deepfloyd"
 FIGURES = Path(os.environ.get("KIT_FIGURES", "../figures"))
 SEED = 0
 TIMESTEPS = [0, 100, 250, 500, 750, 999]
 
+denoiser = load_backend(BACKEND)
+save = plots.saver(FIGURES, notebook="A2_forward_process", backend=denoiser.name, seed=SEED)
+
 # %% [markdown]
-# ## 1.1 Noise a test digit at several timesteps
+# ## 1.1 Noise the test image at several timesteps
 # The same noise $\epsilon$ at every t: only the two scales change.
 
 # %%
-alphas_cumprod = helpers.alphas_cumprod(helpers.cosine_betas(1000))
-images, labels = helpers.mnist_tensors(train=False)
-x0 = images[:1] * 2 - 1  # the first held-out digit (a 7), in [-1, 1]
+x0 = course_image(denoiser.image_shape)  # (1, C, H, W) in [-1, 1]
 eps = torch.randn(x0.shape, generator=torch.Generator().manual_seed(SEED))
-x_t = torch.cat([helpers.forward(x0, t, alphas_cumprod, eps=eps) for t in TIMESTEPS])
+x_t = torch.cat([helpers.forward(x0, t, denoiser.alphas_cumprod, eps=eps) for t in TIMESTEPS])
 fig = plots.show_images(x_t, [f"t = {t}" for t in TIMESTEPS], signed=True, size=1.6)
-plots.save_figure(
+save(
     fig,
-    FIGURES / "A2_forward_process",
-    caption="Forward process on a held-out MNIST 7: x_t for t = 0 ... 999 of the cosine schedule "
-    "(T = 1000), the same noise eps at every t. By t = 750 the digit is barely visible; t = 999 is "
-    "almost pure noise.",
-    notebook="A2_forward_process",
+    "A2_forward_process",
+    caption="The forward process on the test image: x_t for t = 0 ... 999 of the cosine schedule "
+    "(T = 1000), with the same noise eps at every t. By t = 750 the image is barely visible; "
+    "t = 999 is almost pure noise.",
     section="1.1 Implementing the forward process",
     equation="x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps  (course Eq. A.2)",
-    backend="offline (MNIST 28x28, cosine schedule)",
-    seed=SEED,
 )
 
 # %% [markdown]
@@ -67,5 +68,10 @@ plots.save_figure(
 
 # %%
 image_slider(
-    lambda t: helpers.forward(x0, int(t), alphas_cumprod, eps=eps)[0], "t", 500, 0, 999, signed=True
+    lambda t: helpers.forward(x0, int(t), denoiser.alphas_cumprod, eps=eps)[0],
+    "t",
+    500,
+    0,
+    999,
+    signed=True,
 )

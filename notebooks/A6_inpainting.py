@@ -1,0 +1,93 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: -all
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # A6. Inpainting
+#
+# Regenerate only where the mask is 1. Start from pure noise and denoise as usual, but after every
+# step put the known pixels back at the current noise level (RePaint, Lugmayr et al. 2022):
+#
+# $$x_{t'} \leftarrow m\,x_{t'} + (1 - m)\,\mathrm{forward}(x_{\text{orig}}, t') \qquad \text{(course 1.7.2)}$$
+
+# %%
+import os
+from pathlib import Path
+
+import torch
+
+from helpers import editing, plots
+from helpers.denoiser import OfflineDigits, load_backend
+from helpers.images import box_mask, course_image
+
+BACKEND = os.environ.get("KIT_BACKEND", "auto")  # "auto", "offline" or "deepfloyd"
+PROFILE = os.environ.get("KIT_PROFILE", "default")
+FIGURES = Path(os.environ.get("KIT_FIGURES", "../figures"))
+SEED = 0
+RESULTS = {"quick": 1, "default": 3, "full": 3}[PROFILE]  # results per image, from different noise
+
+denoiser = load_backend(BACKEND)
+OFFLINE = isinstance(denoiser, OfflineDigits)
+C, S, _ = denoiser.image_shape
+PROMPT = "a high quality photo"
+save = plots.saver(
+    FIGURES,
+    notebook="A6_inpainting",
+    backend=denoiser.name,
+    seed=SEED,
+    checkpoint=denoiser.checkpoint,
+)
+
+# %% [markdown]
+# ## 1.7.2 Inpainting the test image
+# Columns: the image, the mask (grey = regenerate), the hole (grey), then results from different noise.
+
+# %%
+if OFFLINE:  # the held-out 7, 2 and 1: regenerate their top half, bottom half, and right half
+    images = torch.cat([course_image(denoiser.image_shape, i) for i in (0, 1, 2)])
+    masks = torch.cat(
+        [
+            box_mask((1, S, S), 0, 0, 14, 28),
+            box_mask((1, S, S), 14, 0, 14, 28),
+            box_mask((1, S, S), 0, 14, 28, 14),
+        ]
+    )
+else:  # the astronaut's face
+    images = course_image(denoiser.image_shape)
+    masks = box_mask((1, S, S), 4, 18, 24, 22)
+rows = []
+for x_orig, mask in zip(images.split(1), masks.split(1), strict=True):
+    g = torch.Generator().manual_seed(SEED)
+    results = [
+        editing.inpaint(denoiser, x_orig, mask, PROMPT, generator=g, progress=False)
+        for _ in range(RESULTS)
+    ]
+    shown_mask = (mask * 1.5 - 1).expand_as(x_orig)  # grey = regenerate, black = keep
+    rows += [x_orig, shown_mask, x_orig * (1 - mask), *results]  # the hole in mid-grey
+fig = plots.show_images(
+    torch.cat(rows),
+    ["image", "mask", "hole"] + [f"result {i + 1}" for i in range(RESULTS)],
+    ncols=3 + RESULTS,
+    signed=True,
+)
+save(
+    fig,
+    "A6_inpainting",
+    caption="Inpainting: the image, its mask (grey = regenerate), the hole, and results from different "
+    "noise. Outside the mask every pixel is the original, exactly; inside, the model fills in content "
+    "that fits the rest.",
+    section="1.7.2 Inpainting",
+    equation="x_t' <- m x_t' + (1 - m) forward(x_orig, t')",
+)
