@@ -5,11 +5,12 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv/bin
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup test lint format notebooks figures release autograder clean
+.PHONY: help setup test lint format notebooks figures bench release autograder clean
 
 help:
 	@echo "make figures  run every notebook headless and write every figure to figures/"
 	@echo "make test     lint, then the whole test suite (notebooks included)"
+	@echo "make bench    training and sampling speed on this machine, side by side"
 	@echo "make format   apply ruff's formatting and import order"
 	@echo "make notebooks  pair notebooks/*.ipynb with their .py twins and strip outputs"
 	@echo "make release  (instructors) write the student edition to dist/student"
@@ -21,7 +22,7 @@ help:
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
 
 setup: | $(UV)
-	$(UV) sync --locked --quiet
+	$(UV) sync --locked --quiet --all-groups
 
 lint: setup
 	$(VENV)/ruff check .
@@ -41,6 +42,9 @@ test: lint
 
 figures: setup
 	$(VENV)/python tools/figures.py
+
+bench: setup
+	$(VENV)/python tools/bench.py
 
 release: setup
 	rm -rf dist/student
