@@ -37,7 +37,6 @@ STYLE = (
 
 def run_notebook(path: Path, out: Path, profile: str, timeout: int = 3600) -> float:
     """Execute one notebook in its own folder; keep the executed copy in <out>/executed/."""
-    os.environ["KIT_PROFILE"], os.environ["KIT_FIGURES"] = profile, str(out)
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
         notebook,
@@ -47,7 +46,7 @@ def run_notebook(path: Path, out: Path, profile: str, timeout: int = 3600) -> fl
     )
     start = time.perf_counter()
     try:
-        client.execute()
+        client.execute(env={**os.environ, "KIT_PROFILE": profile, "KIT_FIGURES": str(out)})
     finally:
         executed = out / "executed" / path.name
         executed.parent.mkdir(parents=True, exist_ok=True)
