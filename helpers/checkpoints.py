@@ -5,7 +5,6 @@ assets/checkpoints/<name>.safetensors holds only tensors (no pickle, safe to loa
 epochs and steps, seed, loss history, metrics, sha256 of the weights, and the command.
 """
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -15,6 +14,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from helpers.data import _sha256
 from helpers.metrics import DigitClassifier
 from helpers.unet import ClassConditionalUNet, TimeConditionalUNet, UnconditionalUNet
 
@@ -23,10 +23,6 @@ ARCHITECTURES = {
     cls.__name__: cls
     for cls in (UnconditionalUNet, TimeConditionalUNet, ClassConditionalUNet, DigitClassifier)
 }
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def export_checkpoint(model: nn.Module, kwargs: dict, path: str | os.PathLike, **facts) -> Path:
