@@ -4,11 +4,15 @@ Every Frechet distance is reported next to the same distance between real traini
 real held-out digits at the same sample count ("real vs real"), the floor it is judged against.
 """
 
+import time
+
 import torch
 from torch import Tensor, nn
 
+from helpers import sampling
 from helpers.data import mnist_tensors
 from helpers.metrics import classify, frechet_distance
+from helpers.training import TrainConfig
 
 
 def report(samples: Tensor, labels: Tensor | None, classifier: nn.Module) -> dict:
@@ -36,3 +40,35 @@ def report(samples: Tensor, labels: Tensor | None, classifier: nn.Module) -> dic
 def balanced_labels(n: int) -> Tensor:
     """n labels cycling through the ten digits: 0, 1, ..., 9, 0, 1, ... (N,)."""
     return torch.arange(n) % 10
+
+
+def edge_sharpness(images: Tensor) -> float:
+    """Mean gradient magnitude of digits (N, 1, 28, 28) in [0, 1]: crisp strokes give steep
+    edges, washed-out or blurred digits shallow ones. Compare with real digits' value."""
+    images = images.float().clamp(0, 1)
+    dx = images[..., :, 1:] - images[..., :, :-1]  # (N, 1, 28, 27)
+    dy = images[..., 1:, :] - images[..., :-1, :]  # (N, 1, 27, 28)
+    return ((dx[..., :-1, :] ** 2 + dy[..., :, :-1] ** 2).sqrt().mean()).item()
+
+
+def sampler_quality(
+    model: nn.Module,
+    config: TrainConfig,
+    steps: int,
+    eta: float,
+    n: int,
+    classifier: nn.Module,
+    gamma: float = 1.0,
+    seed: int = 0,
+) -> dict:
+    """`report` on n samples (equally many of each digit) from a part B model with `steps`
+    trailing timesteps and noise level eta (1 = DDPM, 0 = DDIM), plus seconds_per_64: the wall
+    time of the sampling, scaled to 64 samples."""
+    labels = balanced_labels(n)
+    timesteps = sampling.ddim_timesteps(config.T, steps, "trailing")
+    start = time.perf_counter()
+    digits, _ = sampling.sample_digits(
+        model, config, labels, timesteps, eta=eta, gamma=gamma, seed=seed, progress=False
+    )
+    seconds = time.perf_counter() - start
+    return report(digits, labels, classifier) | {"seconds_per_64": seconds * 64 / n}

@@ -85,23 +85,38 @@ def save_figure(fig, path: str | Path, caption: str, **facts) -> Path:
     path = Path(path).with_suffix(".png")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, metadata={"Software": None})
+    _write_record(path, caption, facts)
+    return path
+
+
+def _write_record(path: Path, caption: str, facts: dict) -> None:
     record = {
         "file": path.name,
         "caption": caption,
         **{k: v for k, v in facts.items() if v is not None},
     }
     path.with_suffix(".json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-    return path
 
 
 def save_animation(
-    frames: list[Tensor], path: str | Path, signed: bool = False, scale: int = 4, ms: int = 80
+    frames: list[Tensor],
+    path: str | Path,
+    caption: str | None = None,
+    signed: bool = False,
+    scale: int = 4,
+    ms: int = 80,
+    **facts,
 ) -> Path:
-    """Save a list of image grids (C, H, W) as a looping GIF, each frame `ms` milliseconds."""
+    """Save a list of image grids (C, H, W) as a looping GIF, each frame `ms` milliseconds.
+
+    With a caption, also writes the gallery's record beside it (as `save_figure` does).
+    """
     from PIL import Image
 
     path = Path(path).with_suffix(".gif")
     path.parent.mkdir(parents=True, exist_ok=True)
+    if caption is not None:
+        _write_record(path, caption, facts)
     pictures = []
     for frame in frames:
         array = (to_display(frame[None], signed)[0] * 255).round().astype(np.uint8)  # (H, W, C)
@@ -114,9 +129,15 @@ def save_animation(
 
 
 def saver(out_dir: str | Path, **facts):
-    """save(fig, name, caption, **more): save_figure into out_dir with the notebook's facts."""
+    """save(fig, name, caption, **more): save_figure into out_dir with the notebook's facts.
+
+    fig may also be a list of frames (C, H, W), saved as a GIF by `save_animation`.
+    """
 
     def save(fig, name: str, caption: str, **more) -> Path:
-        return save_figure(fig, Path(out_dir) / name, caption, **facts, **more)
+        merged = facts | more  # a figure's own facts win over the notebook's
+        if isinstance(fig, list):  # frames of an animation
+            return save_animation(fig, Path(out_dir) / name, caption, **merged)
+        return save_figure(fig, Path(out_dir) / name, caption, **merged)
 
     return save

@@ -37,3 +37,13 @@ def test_frechet_distance_separates_digits_from_noise_and_blur(classifier, test_
     assert 10 * real_vs_real < metrics.frechet_distance(noise, train[:500], classifier)
     same = metrics.frechet_distance(images[:500], images[:500], classifier)
     assert same == pytest.approx(0, abs=1e-3)
+
+
+def test_edge_sharpness_falls_when_digits_are_blurred_or_faded(test_digits):
+    from helpers.evaluation import edge_sharpness
+
+    images = test_digits[0][:200]
+    sharp = edge_sharpness(images)
+    assert edge_sharpness(helpers.gaussian_blur_denoise(images, 5, 1.5)) < 0.7 * sharp
+    assert edge_sharpness(0.5 * images) == pytest.approx(0.5 * sharp, rel=1e-5)
+    assert edge_sharpness(torch.zeros(3, 1, 28, 28)) == 0

@@ -23,7 +23,7 @@ def test_notebook_is_committed_without_outputs_and_matches_its_pair(path):
     assert notebook.metadata["kernelspec"]["name"] == "python3"  # papermill/nbclient need it
     for cell in notebook.cells:
         if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, "run `make strip`"
+            assert cell.outputs == [] and cell.execution_count is None, "run `make notebooks`"
     paired = jupytext.read(path.with_suffix(".py"))
     assert [c.source for c in paired.cells] == [c.source for c in notebook.cells], (
         f"{path.name} and {path.stem}.py differ: run `jupytext --sync {path}`"

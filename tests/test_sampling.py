@@ -1,0 +1,123 @@
+"""DDIM's sub-sequences, inversion, interpolation and noise removal (helpers.sampling).
+
+Timestep spacings are checked against diffusers' DDIMScheduler, an independent implementation.
+"""
+
+import pytest
+import torch
+from diffusers import DDIMScheduler
+
+import helpers
+from helpers import sampling, training
+from helpers.theory import exact_eps
+
+LINEAR = helpers.alphas_cumprod(helpers.linear_betas(300))
+
+
+@pytest.mark.parametrize("spacing", sampling.SPACINGS)
+@pytest.mark.parametrize("steps", [1, 10, 20, 50, 300])
+def test_ddim_timesteps_match_diffusers_spacings(spacing, steps):
+    scheduler = DDIMScheduler(num_train_timesteps=300, timestep_spacing=spacing)
+    scheduler.set_timesteps(steps)
+    assert sampling.ddim_timesteps(300, steps, spacing) == scheduler.timesteps.tolist()
+
+
+@pytest.mark.parametrize("spacing", sampling.SPACINGS)
+@pytest.mark.parametrize("steps", [1, 7, 33, 299])
+def test_ddim_timesteps_are_valid_for_any_count(spacing, steps):
+    # (diffusers' "trailing" yields an extra timestep -1 for counts like 7 that do not divide T)
+    got = sampling.ddim_timesteps(300, steps, spacing)
+    assert len(got) == steps and all(0 <= t < 300 for t in got)
+    assert all(a > b for a, b in zip(got, got[1:], strict=False))
+
+
+def test_ddim_timesteps_refuse_bad_arguments():
+    with pytest.raises(ValueError, match="unknown spacing"):
+        sampling.ddim_timesteps(300, 10, "uniform")
+    with pytest.raises(ValueError, match="steps must lie in"):
+        sampling.ddim_timesteps(300, 301)
+
+
+def _point_mass_model(x0):
+    """The perfect noise predictor for a data set holding only x0: deterministic DDIM is exact."""
+    return lambda x_t, t: exact_eps(x_t, x0, t, LINEAR)
+
+
+def test_inversion_then_sampling_returns_the_image_with_a_perfect_model():
+    x0 = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    timesteps = sampling.ddim_timesteps(300, 10, "trailing")
+    x_T = sampling.invert(_point_mass_model(x0), x0, timesteps, LINEAR, progress=False)
+    assert x_T.sub(x0).abs().mean() > 0.1  # x_T is noise-like, not the image
+    back, _ = sampling.sample(
+        _point_mass_model(x0), x_T, timesteps, LINEAR, eta=0.0, progress=False
+    )
+    torch.testing.assert_close(back, x0, atol=1e-4, rtol=0)
+
+
+def test_inversion_error_falls_with_steps_on_an_untrained_model():
+    """A model whose estimate depends on x_t makes inversion approximate; finer steps help."""
+    torch.manual_seed(0)
+    model = helpers.unet.TimeConditionalUNet(1, 8).eval()
+    eps_model = sampling.time_eps_model(model, 300)
+    x0 = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    errors = []
+    for steps in (5, 20, 80):
+        timesteps = sampling.ddim_timesteps(300, steps)
+        x_T = sampling.invert(eps_model, x0, timesteps, LINEAR, progress=False)
+        back, _ = sampling.sample(eps_model, x_T, timesteps, LINEAR, eta=0.0, progress=False)
+        errors.append(back.sub(x0).pow(2).mean().item())
+    assert errors[0] > errors[1] > errors[2]
+
+
+def test_slerp_keeps_the_norm_and_hits_both_ends():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(4, 1, 28, 28, generator=g), torch.randn(4, 1, 28, 28, generator=g)
+    torch.testing.assert_close(sampling.slerp(a, b, 0.0), a)
+    torch.testing.assert_close(sampling.slerp(a, b, 1.0), b)
+    mid_s, mid_l = sampling.slerp(a, b, 0.5), torch.lerp(a, b, 0.5)
+    norms = a.flatten(1).norm(dim=1)
+    assert (mid_s.flatten(1).norm(dim=1) / norms).sub(1).abs().max() < 0.05
+    assert (mid_l.flatten(1).norm(dim=1) / norms).max() < 0.8  # the straight line shrinks it
+
+
+def test_removing_the_noise_is_deterministic_and_differs_from_ddim():
+    torch.manual_seed(0)
+    model = helpers.unet.TimeConditionalUNet(1, 8).eval()
+    eps_model = sampling.time_eps_model(model, 300)
+    x_T = torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    timesteps = sampling.ddim_timesteps(300, 10)
+    runs = [
+        sampling.sample(
+            eps_model,
+            x_T,
+            timesteps,
+            LINEAR,
+            eta=1.0,
+            generator=torch.Generator().manual_seed(seed),
+            remove_noise=True,
+            progress=False,
+        )[0]
+        for seed in (0, 1)
+    ]
+    torch.testing.assert_close(runs[0], runs[1])
+    ddim, _ = sampling.sample(eps_model, x_T, timesteps, LINEAR, eta=0.0, progress=False)
+    assert runs[0].sub(ddim).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("model", ["time", "class"])
+def test_sample_digits_gives_images_in_range_and_is_seeded(model):
+    config = training.TrainConfig(model, num_hiddens=8, T=20)
+    torch.manual_seed(0)
+    unet = training.build_model(config).eval()
+    labels = torch.tensor([1, 2, 3])
+    a, frames = sampling.sample_digits(unet, config, labels, seed=3, frames_every=5, progress=False)
+    b, _ = sampling.sample_digits(unet, config, labels, seed=3, progress=False)
+    assert a.shape == (3, 1, 28, 28) and 0 <= a.min() and a.max() <= 1
+    assert len(frames) == 5  # 19 steps: frames at 0, 5, 10, 15 and the result
+    torch.testing.assert_close(a, b)
+
+
+def test_sample_digits_refuses_the_single_step_denoiser():
+    config = training.RECIPES["denoiser"]
+    with pytest.raises(ValueError, match="time or class model"):
+        sampling.sample_digits(training.build_model(config), config, torch.tensor([0]))
