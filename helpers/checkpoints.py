@@ -14,11 +14,18 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from helpers.data import _sha256
+from helpers.data import _sha256, mnist_tensors
 from helpers.metrics import DigitClassifier
+from helpers.training import RECIPES, TrainConfig, load_run, train
 from helpers.unet import ClassConditionalUNet, TimeConditionalUNet, UnconditionalUNet
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "assets" / "checkpoints"
+NAMES = {  # recipe -> checkpoint name prefix
+    "denoiser": "denoiser",
+    "time": "time_ddpm",
+    "class": "class_ddpm",
+    "offline": "offline_digits",
+}
 ARCHITECTURES = {
     cls.__name__: cls
     for cls in (UnconditionalUNet, TimeConditionalUNet, ClassConditionalUNet, DigitClassifier)
@@ -98,3 +105,41 @@ def load_checkpoint(
         ) from error
     model.manifest = manifest
     return model.to(device).eval()
+
+
+def checkpoint_name(recipe: str, epoch: int) -> str:
+    """The shipped checkpoint of a recipe (see helpers.training.RECIPES) after `epoch`."""
+    return f"{NAMES[recipe]}_epoch{epoch:02d}"
+
+
+def course_models(
+    recipe: str, epochs: list[int], retrain: bool = False, run_dir: str | os.PathLike | None = None
+) -> tuple[dict[int, nn.Module], TrainConfig, list[float]]:
+    """A part B recipe's models after each of `epochs`, its TrainConfig and its loss history.
+
+    By default the shipped checkpoints (seconds). retrain=True trains the recipe here instead,
+    on the bundled MNIST, into run_dir (default runs/<recipe>; a killed run resumes there):
+    about 2 hours per model on a 2-core CPU, minutes on a GPU.
+    """
+    if retrain:
+        run_dir = Path(run_dir or f"runs/{recipe}")
+        images, labels = mnist_tensors(train=True)
+        config = RECIPES[recipe]
+        _, history = train(config, images, labels, run_dir)
+        models = {e: load_run(run_dir, e)[0] for e in epochs}
+        return models, config, history
+    models = {e: load_checkpoint(checkpoint_name(recipe, e)) for e in epochs}
+    manifest = models[max(epochs)].manifest
+    return models, TrainConfig(**manifest["recipe"]), manifest.get("loss_history", [])
+
+
+def latest_epoch(recipe: str) -> int:
+    """The last epoch of a recipe that ships as a checkpoint (ValueError if none does)."""
+    prefix = f"{NAMES[recipe]}_epoch"
+    epochs = [int(name.removeprefix(prefix)) for name in available() if name.startswith(prefix)]
+    if not epochs:
+        raise ValueError(
+            f"no {NAMES[recipe]} checkpoint ships in {CHECKPOINTS}; train one with "
+            f"`python tools/train.py {recipe}` and export it (tools/checkpoints.py)"
+        )
+    return max(epochs)

@@ -63,3 +63,15 @@ def test_missing_checkpoints_and_manifests_are_named(saved):
     path.with_suffix(".json").unlink()
     with pytest.raises(ValueError, match="manifest"):
         checkpoints.load_checkpoint(path)
+
+
+def test_course_models_come_from_the_shipped_checkpoints():
+    from helpers.checkpoints import course_models, latest_epoch
+
+    epoch = latest_epoch("class")
+    models, config, history = course_models("class", [epoch])
+    assert config.model == "class" and config.T == 300
+    assert isinstance(models[epoch], ClassConditionalUNet) and not models[epoch].training
+    assert len(history) == epoch * 469  # one loss per batch of 128 over 60,000 digits
+    with pytest.raises(ValueError, match="no checkpoint .*denoiser_epoch99"):
+        course_models("denoiser", [99])

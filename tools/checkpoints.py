@@ -17,21 +17,20 @@ from pathlib import Path
 import torch
 
 from helpers import editing, sampling
-from helpers.checkpoints import CHECKPOINTS, export_checkpoint, load_checkpoint
+from helpers.checkpoints import (
+    CHECKPOINTS,
+    NAMES,
+    checkpoint_name,
+    export_checkpoint,
+    load_checkpoint,
+)
 from helpers.data import mnist_tensors
 from helpers.denoiser import OfflineDigits
 from helpers.evaluation import balanced_labels, report
 from helpers.metrics import classify, train_classifier
-from helpers.schedule import alphas_cumprod
 from helpers.training import TrainConfig, load_run, model_kwargs
 
 DATA = "MNIST, bundled (assets/mnist): 60,000 training digits; metrics on the 10,000 test digits"
-NAMES = {
-    "denoiser": "denoiser",
-    "time": "time_ddpm",
-    "class": "class_ddpm",
-    "offline": "offline_digits",
-}
 
 
 def command(run: Path | None = None) -> str:
@@ -80,13 +79,7 @@ def sample_for_metrics(model, config: TrainConfig, labels, gamma: float, seed: i
                 denoiser, x_T[idx], 0, f"a handwritten {digit}", gamma, generator=g, progress=False
             )
         return (out + 1) / 2
-    abar = alphas_cumprod(config.betas())
-    timesteps = list(range(config.T - 1, -1, -1))
-    if config.model == "class":
-        eps_model = sampling.class_eps_model(model, config.T, labels, gamma)
-    else:
-        eps_model = sampling.time_eps_model(model, config.T)
-    x0, _ = sampling.sample(eps_model, x_T, timesteps, abar, generator=g)
+    x0, _ = sampling.sample_digits(model, config, labels, gamma=gamma, seed=seed)
     return x0
 
 
@@ -101,7 +94,12 @@ def measure(model, config: TrainConfig, n: int) -> dict:
     if config.model == "denoiser":
         return {}
     guided = 7.0 if config.signed else 5.0
-    return {
+    sampler = (
+        "part A's strided CFG loop (33 steps)"
+        if config.signed
+        else f"DDPM over all {config.T} steps (course algorithm), bfloat16 autocast"
+    )
+    return {"sampler": sampler} | {
         f"gamma_{g:g}": report(sample_for_metrics(model, config, labels, g), labels, classifier)
         for g in (1.0, guided)
     }
@@ -117,7 +115,7 @@ def export_run(recipe: str, run: Path, epochs: list[int], n: int, out: Path = CH
         path = export_checkpoint(
             model,
             model_kwargs(config),
-            out / f"{NAMES[recipe]}_epoch{epoch:02d}",
+            out / checkpoint_name(recipe, epoch),
             recipe=meta["config"],
             data=DATA,
             epochs=epoch,
