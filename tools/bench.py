@@ -1,13 +1,16 @@
 """Speed of the kit on this machine, measured side by side in one run (ratios, not timings).
 
     python tools/bench.py            # make bench
+    python tools/bench.py --samples 1000   # more samples for the DDIM quality ratio
 Training: images/s of the kit's step (bfloat16 autocast + channels-last on a CPU) against the
 plain fp32 course recipe, same model (time-conditioned UNet, D = 64) and batch (128).
 Sampling: 64 class-conditioned samples with CFG, conditional and unconditional estimates in one
 batched pass against two separate passes. Achieved GFLOP/s against this machine's measured
-matrix-multiply peak.
+matrix-multiply peak. DDIM with 20 and 50 steps against DDPM's 300 on the shipped
+class-conditioned model: wall time and Frechet distance, each as a ratio to DDPM's.
 """
 
+import argparse
 import contextlib
 import time
 
@@ -92,7 +95,50 @@ def sampling(batched: bool, steps: int = 10) -> float:
     return _median_seconds(run, 3) / steps
 
 
+def ddim_against_ddpm(n: int) -> list[tuple[str, str, str]]:
+    """Rows for DDPM (300 steps, eta 1) and DDIM (20 and 50 steps, eta 0) on the shipped
+    class-conditioned model: Frechet distance of n samples each, and the wall time of 64 samples
+    (best of 3, interleaved so that load on the machine hits all three alike)."""
+    from helpers.checkpoints import course_models, latest_epoch, load_checkpoint
+    from helpers.evaluation import balanced_labels, sampler_quality
+    from helpers.sampling import ddim_timesteps, sample_digits
+
+    epoch = latest_epoch("class")
+    models, config, _ = course_models("class", [epoch])
+    model, classifier = models[epoch], load_checkpoint("digit_classifier")
+    samplers = {"DDPM": (config.T, 1.0), "DDIM-50": (50, 0.0), "DDIM-20": (20, 0.0)}
+    seconds = {name: float("inf") for name in samplers}
+    for _ in range(3):
+        for name, (steps, eta) in samplers.items():
+            timesteps = ddim_timesteps(config.T, steps, "trailing")
+            start = time.perf_counter()
+            sample_digits(model, config, balanced_labels(64), timesteps, eta, 1.0, progress=False)
+            seconds[name] = min(seconds[name], time.perf_counter() - start)
+    fd = {
+        name: sampler_quality(model, config, steps, eta, n, classifier)
+        for name, (steps, eta) in samplers.items()
+    }
+    print(
+        f"sampling: class_ddpm_epoch{epoch:02d}, gamma 1, trailing timesteps; Frechet distance "
+        f"on {n} samples (real vs real {fd['DDPM']['frechet_real_vs_real']:.1f})"
+    )
+    return [
+        (
+            f"sampling 64, {name} ({steps} steps, eta {eta:g})",
+            f"{seconds[name]:5.1f} s, FD {fd[name]['frechet']:5.1f}",
+            f"{seconds['DDPM'] / seconds[name]:.1f}x faster, "
+            f"FD {fd[name]['frechet'] / fd['DDPM']['frechet']:.2f}x",
+        )
+        for name, (steps, eta) in samplers.items()
+    ]
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--samples", type=int, default=500, help="for the DDIM/DDPM quality")
+    args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     plain_step, model, x, t = training_step(fast=False)
     fast_step, *_ = training_step(fast=True)
@@ -120,6 +166,7 @@ def main() -> None:
             f"{fast * flops / 1e9 / peak16:.0%} of bf16 peak",
         ),
     ]
+    rows += ddim_against_ddpm(args.samples)
     print(f"one training step: {flops / 1e9:.2f} GFLOP per image (forward + backward)")
     for name, value, ratio in rows:
         print(f"{name:48s} {value:>24s}  {ratio}")

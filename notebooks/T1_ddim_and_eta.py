@@ -1,0 +1,195 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: -all
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # T1. DDIM: skipping steps, and the free variance $\eta$
+#
+# DDIM keeps DDPM's training (the same $\epsilon_\theta$, the same marginals
+# $q(x_t \mid x_0)$) but samples along any decreasing sub-sequence $\tau$ of the training
+# timesteps, with a free noise level $\sigma_t$ per step:
+#
+# $$x_{t'} = \sqrt{\bar\alpha_{t'}}\,\hat x_0 + \sqrt{1-\bar\alpha_{t'}-\sigma_t^2}\;\hat\epsilon + \sigma_t z, \qquad \sigma_t^2 = \eta\,\frac{1-\bar\alpha_{t'}}{1-\bar\alpha_t}\Big(1-\frac{\bar\alpha_t}{\bar\alpha_{t'}}\Big) \qquad \text{(DDIM Eq. 12, 16)}$$
+#
+# $\eta = 1$ is DDPM's posterior, $\eta = 0$ a deterministic map from noise to image. This notebook
+# repeats the experiment of the DDIM paper's Table 1 on MNIST with the class-conditioned UNet of
+# B3 (sampled without guidance, $\gamma = 1$), scoring samples with the kit's Frechet distance.
+
+# %%
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from helpers import plots, sampling
+from helpers.checkpoints import course_models, latest_epoch, load_checkpoint
+from helpers.evaluation import sampler_quality
+
+PROFILE = os.environ.get("KIT_PROFILE", "default")
+FIGURES = Path(os.environ.get("KIT_FIGURES", "../figures"))
+SEED = 0
+STEPS = {"quick": [20, 50, 300], "default": [10, 20, 50, 100, 300], "full": [10, 20, 50, 100, 300]}
+STEPS = STEPS[PROFILE]  # S, the number of model evaluations (300 = every training step)
+ETAS = {"quick": [0.0, 1.0], "default": [0.0, 0.2, 0.5, 1.0], "full": [0.0, 0.2, 0.5, 1.0]}
+ETAS = ETAS[PROFILE]
+N = {"quick": 8, "default": 64, "full": 1000}[PROFILE]  # samples per cell of the table
+
+epoch = latest_epoch("class")
+models, config, _ = course_models("class", [epoch])
+model = models[epoch]
+classifier = load_checkpoint("digit_classifier")
+save = plots.saver(
+    FIGURES,
+    notebook="T1_ddim_and_eta",
+    backend=f"MNIST 28x28, class-conditioned UNet (epoch {epoch}), gamma = 1",
+    seed=SEED,
+    checkpoint=model.manifest["sha256"][:12],
+)
+
+# %% [markdown]
+# ## 1. Choosing the sub-sequence $\tau$
+# Three common spacings of $S$ timesteps out of $T = 300$ (named as in diffusers):
+# *leading* starts at 0 and never reaches $T - 1$, *trailing* starts at the noisiest step
+# $T - 1$, *linspace* covers both ends. Every sampler here takes explicit $(t, t')$ pairs.
+
+# %%
+fig, ax = plt.subplots(figsize=(8, 2.2))
+for row, spacing in enumerate(sampling.SPACINGS):
+    taus = sampling.ddim_timesteps(config.T, 10, spacing)
+    ax.plot(taus, [row] * len(taus), "o", ms=5)
+    print(f"{spacing:9s} {taus}")
+ax.set_yticks(range(len(sampling.SPACINGS)), sampling.SPACINGS)
+ax.set_xlabel("training timestep t")
+ax.set_xlim(-5, config.T + 5)
+ax.set_title("S = 10 timesteps out of T = 300", fontsize=10)
+fig.tight_layout()
+save(
+    fig,
+    "T1_spacings",
+    caption="Where three spacings put S = 10 sampling steps among the T = 300 training "
+    "timesteps. 'leading' never starts from the noisiest step t = 299, so its first x_t is not "
+    "pure noise for the model; 'trailing' does.",
+    section="1. Sub-sequences of timesteps",
+    equation="tau: a strictly decreasing sub-sequence of 0..T-1",
+)
+
+
+# %% [markdown]
+# ## 2. Quality against steps and $\eta$ (DDIM Table 1 on MNIST)
+# For every $S$ and $\eta$: `N` samples (equally many of each digit) from the same seed, their
+# Frechet distance to held-out digits (lower is better; the real-vs-real distance at the same
+# count is the floor) and the wall time per 64 samples on this machine.
+
+
+# %%
+table = {
+    (s, eta): sampler_quality(model, config, s, eta, N, classifier, gamma=1.0, seed=SEED)
+    for s in STEPS
+    for eta in ETAS
+}
+floor = table[STEPS[0], ETAS[0]]["frechet_real_vs_real"]
+print(f"Frechet distance, {N} samples (real vs real: {floor:.1f}); wall time per 64 samples")
+print("S     " + "".join(f"eta={eta:<12g}" for eta in ETAS))
+for s in STEPS:
+    cells = "".join(
+        f"{table[s, e]['frechet']:6.1f} {table[s, e]['seconds_per_64']:5.1f}s " for e in ETAS
+    )
+    print(f"{s:<5d} {cells}")
+
+# %%
+fd = np.array([[table[s, e]["frechet"] for e in ETAS] for s in STEPS])  # (S, eta)
+fig, (ax_table, ax_plot) = plt.subplots(1, 2, figsize=(10, 3.6))
+ax_table.imshow(fd, cmap="viridis_r", aspect="auto")
+for i, s in enumerate(STEPS):
+    for j, e in enumerate(ETAS):
+        ax_table.text(
+            j,
+            i,
+            f"{fd[i, j]:.0f}\n{table[s, e]['seconds_per_64']:.1f} s",
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="w" if fd[i, j] > fd.mean() else "k",
+        )
+ax_table.set_xticks(range(len(ETAS)), [f"eta {e:g}" for e in ETAS])
+ax_table.set_yticks(range(len(STEPS)), [f"S = {s}" for s in STEPS])
+ax_table.set_title("Frechet distance and time per 64 samples", fontsize=9)
+for j, e in enumerate(ETAS):
+    ax_plot.plot(STEPS, fd[:, j], "o-", label=f"eta = {e:g}")
+ax_plot.axhline(floor, ls="--", c="gray", label="real vs real")
+ax_plot.set_xscale("log")
+ax_plot.minorticks_off()
+ax_plot.set_xticks(STEPS, [str(s) for s in STEPS])
+ax_plot.set_xlabel("sampling steps S")
+ax_plot.set_ylabel("Frechet distance")
+ax_plot.legend(fontsize=7)
+fig.tight_layout()
+save(
+    fig,
+    "T1_steps_eta",
+    caption=f"DDIM's Table 1 on MNIST: Frechet distance of {N} samples to held-out digits (lower "
+    f"is better; dashed: real training vs test digits, {floor:.1f}) for S sampling steps and "
+    "noise level eta, with the wall time per 64 samples on this machine, which grows linearly "
+    f"with S. From S = {STEPS[-1]} down to S = {STEPS[0]} the deterministic sampler's distance "
+    f"changes by {fd[0, 0] - fd[-1, 0]:+.0f} and DDPM's (eta = {ETAS[-1]:g}) by "
+    f"{fd[0, -1] - fd[-1, -1]:+.0f}. With {N} samples per cell, differences of a few units are "
+    "within the noise of the estimate (the full profile uses 1000).",
+    section="2. Quality against steps and eta",
+    equation="sigma_t^2 = eta * posterior variance (DDIM Eq. 16)",
+    samples=N,
+)
+
+# %% [markdown]
+# ## 3. Speed: DDIM with 20 and 50 steps against full DDPM
+# Three cells of the table, measured one after the other in the same run: the deterministic
+# sampler with $S = 20$ and $S = 50$ against DDPM's 300 steps with $\eta = 1$. (`make bench`
+# repeats this with more samples.)
+
+# %%
+speed = {
+    "DDPM, 300 steps": table[config.T, 1.0],
+    "DDIM, 50 steps": table[50, 0.0],
+    "DDIM, 20 steps": table[20, 0.0],
+}
+base = speed["DDPM, 300 steps"]
+for name, r in speed.items():
+    print(
+        f"{name:16s} {r['seconds_per_64']:6.2f} s per 64 samples ({base['seconds_per_64'] / r['seconds_per_64']:4.1f}x faster), "
+        f"Frechet {r['frechet']:6.1f} ({r['frechet'] / base['frechet']:.2f}x DDPM's), "
+        f"real vs real {r['frechet_real_vs_real']:.1f}"
+    )
+
+fig, (ax_time, ax_fd) = plt.subplots(1, 2, figsize=(8, 2.8))
+names = list(speed)
+ax_time.barh(names, [speed[k]["seconds_per_64"] for k in names])
+ax_time.set_xlabel("seconds per 64 samples")
+ax_fd.barh(names, [speed[k]["frechet"] for k in names])
+ax_fd.axvline(base["frechet_real_vs_real"], ls="--", c="gray")
+ax_fd.set_xlabel(f"Frechet distance ({N} samples; dashed: real vs real)")
+ax_fd.set_yticks([])
+fig.tight_layout()
+fast = speed["DDIM, 20 steps"]
+save(
+    fig,
+    "T1_speed",
+    caption=f"Wall time and quality of DDIM with 20 and 50 steps (eta = 0) against DDPM's 300 "
+    f"steps, {N} samples each, measured in one run on this machine: DDIM-20 is "
+    f"{base['seconds_per_64'] / fast['seconds_per_64']:.0f}x faster with a Frechet distance "
+    f"{fast['frechet'] / base['frechet']:.2f}x DDPM's.",
+    section="3. Speed: DDIM against DDPM",
+    equation="x_t' = sqrt(abar_t') x0_hat + sqrt(1 - abar_t') eps_hat (eta = 0)",
+    samples=N,
+)
