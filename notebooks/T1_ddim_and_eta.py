@@ -178,7 +178,7 @@ ax_time.barh(names, [speed[k]["seconds_per_64"] for k in names])
 ax_time.set_xlabel("seconds per 64 samples")
 ax_fd.barh(names, [speed[k]["frechet"] for k in names])
 ax_fd.axvline(base["frechet_real_vs_real"], ls="--", c="gray")
-ax_fd.set_xlabel(f"Frechet distance ({N} samples; dashed: real vs real)")
+ax_fd.set_xlabel("Frechet distance (dashed: real vs real)")
 ax_fd.set_yticks([])
 fig.tight_layout()
 fast = speed["DDIM, 20 steps"]
