@@ -48,7 +48,7 @@ bench: setup
 	$(VENV)/python tools/bench.py
 
 # The course recipes, trained into runs/<recipe> (kill and rerun to resume), then exported with
-# measured metrics to assets/checkpoints/. About 2 hours per model on a 2-core CPU.
+# measured metrics to assets/checkpoints/. Hours per model on a 2-core CPU, minutes on a GPU.
 checkpoints: setup
 	$(VENV)/python tools/train.py class
 	$(VENV)/python tools/checkpoints.py export class --epochs 5 20

@@ -112,7 +112,8 @@ def ddim_against_ddpm(n: int) -> list[tuple[str, str, str]]:
         for name, (steps, eta) in samplers.items():
             timesteps = ddim_timesteps(config.T, steps, "trailing")
             start = time.perf_counter()
-            sample_digits(model, config, balanced_labels(64), timesteps, eta, 1.0, progress=False)
+            labels = balanced_labels(64)
+            sample_digits(model, config, labels, timesteps, eta=eta, gamma=1.0, progress=False)
             seconds[name] = min(seconds[name], time.perf_counter() - start)
     fd = {
         name: sampler_quality(model, config, steps, eta, n, classifier)

@@ -68,9 +68,9 @@ def make_classifier(epochs: int, seed: int) -> None:
 def sample_for_metrics(model, config: TrainConfig, labels, gamma: float, seed: int = 0):
     """Samples in [0, 1] for `labels`: part A's strided CFG loop for the offline model, the full
     T-step DDPM loop for the part B models."""
-    g = torch.Generator().manual_seed(seed)
-    x_T = torch.randn(len(labels), 1, 28, 28, generator=g)
     if config.signed:  # the offline part A model: one prompt per class
+        g = torch.Generator().manual_seed(seed)
+        x_T = torch.randn(len(labels), 1, 28, 28, generator=g)
         denoiser = OfflineDigits(model, config.T)
         out = torch.empty_like(x_T)
         for digit in range(10):
