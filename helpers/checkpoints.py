@@ -5,6 +5,7 @@ assets/checkpoints/<name>.safetensors holds only tensors (no pickle, safe to loa
 epochs and steps, seed, loss history, metrics, sha256 of the weights, and the command.
 """
 
+import base64
 import json
 import os
 from pathlib import Path
@@ -131,6 +132,25 @@ def course_models(
     models = {e: load_checkpoint(checkpoint_name(recipe, e)) for e in epochs}
     manifest = models[max(epochs)].manifest
     return models, TrainConfig(**manifest["recipe"]), manifest.get("loss_history", [])
+
+
+def pack_images(images: torch.Tensor) -> dict:
+    """Images (N, C, H, W) in [0, 1] as 8-bit values in a JSON-ready dict, for a manifest."""
+    data = (images.clamp(0, 1) * 255).round().to(torch.uint8).numpy().tobytes()
+    return {"shape": list(images.shape), "uint8_base64": base64.b64encode(data).decode()}
+
+
+def unpack_images(packed: dict) -> torch.Tensor:
+    """The images of `pack_images`, float32 in [0, 1]."""
+    data = bytearray(base64.b64decode(packed["uint8_base64"]))
+    return torch.frombuffer(data, dtype=torch.uint8).reshape(packed["shape"]).float() / 255
+
+
+def latest_course_model(recipe: str) -> tuple[nn.Module, TrainConfig, int]:
+    """The newest shipped checkpoint of a part B recipe: (model, its TrainConfig, its epoch)."""
+    epoch = latest_epoch(recipe)
+    models, config, _ = course_models(recipe, [epoch])
+    return models[epoch], config, epoch
 
 
 def latest_epoch(recipe: str) -> int:

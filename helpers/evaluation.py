@@ -72,3 +72,24 @@ def sampler_quality(
     )
     seconds = time.perf_counter() - start
     return report(digits, labels, classifier) | {"seconds_per_64": seconds * 64 / n}
+
+
+def noisy_test_digits(sigma: float, n: int, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """The first n held-out test digits x (n, 1, 28, 28) in [0, 1] and z = x + sigma eps, with eps
+    drawn from seed: the same pairs for every model and epoch, so results can be compared."""
+    x, _ = mnist_tensors(train=False, verbose=False)
+    x = x[:n]
+    eps = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed))
+    return x, x + sigma * eps
+
+
+@torch.no_grad()
+def denoise(model: nn.Module, z: Tensor, batch: int = 500) -> Tensor:
+    """A single-step denoiser's estimates D(z) of noisy digits z (N, 1, 28, 28), in float32."""
+    return torch.cat([model(z[i : i + batch]).float() for i in range(0, len(z), batch)])
+
+
+def denoiser_mse(model: nn.Module, sigma: float, n: int = 1000, seed: int = 0) -> float:
+    """Mean squared error of D(x + sigma eps) against x on the first n test digits."""
+    x, z = noisy_test_digits(sigma, n, seed)
+    return (denoise(model, z) - x).pow(2).mean().item()

@@ -178,7 +178,8 @@ def sample_digits(
     labels: (N,) classes for a class-conditioned model (sampled with guidance `gamma`); for a
     time-conditioned model only their count matters. timesteps: default all T steps (the course's
     DDPM sampler with eta = 1). fast: bfloat16 autocast and channels-last (CPU or CUDA), about
-    2.5x faster on a CPU; use fast=False where float32 accuracy matters (inversion).
+    2.5x faster on a CPU; use fast=False where float32 accuracy matters (inversion). fast also
+    moves the model's weights to channels-last memory, in place (same values, same results).
     Returns x0_hat (N, 1, 28, 28) and the animation frames (see `sample`).
     """
     device = next(model.parameters()).device

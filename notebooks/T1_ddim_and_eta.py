@@ -35,7 +35,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from helpers import plots, sampling
-from helpers.checkpoints import course_models, latest_epoch, load_checkpoint
+from helpers.checkpoints import latest_course_model, load_checkpoint
 from helpers.evaluation import sampler_quality
 
 PROFILE = os.environ.get("KIT_PROFILE", "default")
@@ -47,9 +47,7 @@ ETAS = {"quick": [0.0, 1.0], "default": [0.0, 0.2, 0.5, 1.0], "full": [0.0, 0.2,
 ETAS = ETAS[PROFILE]
 N = {"quick": 8, "default": 64, "full": 1000}[PROFILE]  # samples per cell of the table
 
-epoch = latest_epoch("class")
-models, config, _ = course_models("class", [epoch])
-model = models[epoch]
+model, config, epoch = latest_course_model("class")
 classifier = load_checkpoint("digit_classifier")
 save = plots.saver(
     FIGURES,

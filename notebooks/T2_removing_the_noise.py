@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 from helpers import plots, sampling
-from helpers.checkpoints import course_models, latest_epoch, load_checkpoint
+from helpers.checkpoints import latest_course_model, load_checkpoint
 from helpers.data import mnist_tensors
 from helpers.evaluation import balanced_labels, edge_sharpness, report
 
@@ -45,9 +45,7 @@ STEPS = {"quick": 10, "default": 100, "full": 300}[PROFILE]
 N = {"quick": 10, "default": 100, "full": 1000}[PROFILE]  # samples per sampler for the numbers
 SHOWN = 10
 
-epoch = latest_epoch("class")
-models, config, _ = course_models("class", [epoch])
-model = models[epoch]
+model, config, epoch = latest_course_model("class")
 classifier = load_checkpoint("digit_classifier")
 save = plots.saver(
     FIGURES,

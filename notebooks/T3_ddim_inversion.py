@@ -34,7 +34,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from helpers import plots, sampling
-from helpers.checkpoints import course_models, latest_epoch
+from helpers.checkpoints import latest_course_model
 from helpers.data import mnist_tensors
 from helpers.schedule import alphas_cumprod
 
@@ -47,9 +47,7 @@ N = {"quick": 4, "default": 16, "full": 100}[PROFILE]  # held-out digits to inve
 MERGE_STEPS = {"quick": 20, "default": 100, "full": 300}[PROFILE]
 WEIGHTS = [0.0, 0.25, 0.5, 0.75, 1.0]
 
-epoch = latest_epoch("class")
-models, config, _ = course_models("class", [epoch])
-model = models[epoch]
+model, config, epoch = latest_course_model("class")
 abar = alphas_cumprod(config.betas())
 save = plots.saver(
     FIGURES,

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from helpers import checkpoints
+from helpers.data import mnist_tensors
 from helpers.unet import ClassConditionalUNet
 
 
@@ -75,3 +76,28 @@ def test_course_models_come_from_the_shipped_checkpoints():
     assert len(history) == epoch * 469  # one loss per batch of 128 over 60,000 digits
     with pytest.raises(ValueError, match="no checkpoint .*denoiser_epoch99"):
         course_models("denoiser", [99])
+
+
+def test_packed_images_come_back_to_8_bits():
+    images = torch.rand(3, 1, 28, 28)
+    packed = json.loads(json.dumps(checkpoints.pack_images(images)))  # as stored in a manifest
+    back = checkpoints.unpack_images(packed)
+    assert back.shape == images.shape
+    assert (back - images).abs().max() <= 0.5 / 255 + 1e-6
+
+
+def test_a_denoiser_export_records_every_epoch_on_the_panel(tmp_path):
+    from helpers import training
+    from helpers.evaluation import denoise, noisy_test_digits
+    from tools.checkpoints import export_run
+
+    config = training.TrainConfig("denoiser", num_hiddens=4, batch_size=64, epochs=2, lr=3e-3)
+    images, _ = mnist_tensors(train=True, verbose=False)
+    training.train(config, images[:128], torch.zeros(128), tmp_path / "run", "cpu", False)
+    export_run("denoiser", tmp_path / "run", [2], n=16, out=tmp_path)
+    model = checkpoints.load_checkpoint(tmp_path / "denoiser_epoch02.safetensors")
+    epochs = model.manifest["metrics"]["epochs"]
+    assert sorted(epochs) == ["1", "2"] and epochs["2"]["test_mse"] < epochs["1"]["test_mse"]
+    _, z = noisy_test_digits(config.sigma, 8)
+    recorded = checkpoints.unpack_images(epochs["2"]["panel"])
+    assert (recorded - denoise(model, z).clamp(0, 1)).abs().max() < 0.02  # float16 weights

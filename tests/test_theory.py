@@ -60,14 +60,13 @@ def test_the_strided_ddpm_step_is_the_posterior_of_the_strided_chain(t, t_prime)
 def test_ddim_inversion_reconstructs_held_out_digits_with_the_shipped_model():
     """Done-when of the theory issue: eta = 0, 50 steps, MSE below 1e-3 in [-1, 1] units."""
     from helpers import sampling
-    from helpers.checkpoints import course_models, latest_epoch
+    from helpers.checkpoints import latest_course_model
 
-    epoch = latest_epoch("class")
-    models, config, _ = course_models("class", [epoch])
+    model, config, _ = latest_course_model("class")
     abar = helpers.alphas_cumprod(config.betas())
     images, labels = helpers.mnist_tensors(train=False, verbose=False)
     x0, c = images[-16:], labels[-16:]  # held out: the model never saw test digits
-    eps_model = sampling.class_eps_model(models[epoch], config.T, c, gamma=1.0)
+    eps_model = sampling.class_eps_model(model, config.T, c, gamma=1.0)
     timesteps = sampling.ddim_timesteps(config.T, 50, "trailing")
     x_T = sampling.invert(eps_model, x0, timesteps, abar, progress=False)
     back, _ = sampling.sample(eps_model, x_T, timesteps, abar, eta=0.0, progress=False)

@@ -99,13 +99,12 @@ def ddim_against_ddpm(n: int) -> list[tuple[str, str, str]]:
     """Rows for DDPM (300 steps, eta 1) and DDIM (20 and 50 steps, eta 0) on the shipped
     class-conditioned model: Frechet distance of n samples each, and the wall time of 64 samples
     (best of 3, interleaved so that load on the machine hits all three alike)."""
-    from helpers.checkpoints import course_models, latest_epoch, load_checkpoint
+    from helpers.checkpoints import latest_course_model, load_checkpoint
     from helpers.evaluation import balanced_labels, sampler_quality
     from helpers.sampling import ddim_timesteps, sample_digits
 
-    epoch = latest_epoch("class")
-    models, config, _ = course_models("class", [epoch])
-    model, classifier = models[epoch], load_checkpoint("digit_classifier")
+    model, config, epoch = latest_course_model("class")
+    classifier = load_checkpoint("digit_classifier")
     samplers = {"DDPM": (config.T, 1.0), "DDIM-50": (50, 0.0), "DDIM-20": (20, 0.0)}
     seconds = {name: float("inf") for name in samplers}
     for _ in range(3):

@@ -23,10 +23,17 @@ from helpers.checkpoints import (
     checkpoint_name,
     export_checkpoint,
     load_checkpoint,
+    pack_images,
 )
 from helpers.data import mnist_tensors
 from helpers.denoiser import OfflineDigits
-from helpers.evaluation import balanced_labels, report
+from helpers.evaluation import (
+    balanced_labels,
+    denoise,
+    denoiser_mse,
+    noisy_test_digits,
+    report,
+)
 from helpers.metrics import classify, train_classifier
 from helpers.training import TrainConfig, load_run, model_kwargs
 
@@ -91,8 +98,6 @@ def measure(model, config: TrainConfig, n: int) -> dict:
         return {
             "unguided": report(sample_for_metrics(model, config, labels, 1.0), None, classifier)
         }
-    if config.model == "denoiser":
-        return {}
     guided = 7.0 if config.signed else 5.0
     sampler = (
         "part A's strided CFG loop (33 steps)"
@@ -105,11 +110,31 @@ def measure(model, config: TrainConfig, n: int) -> dict:
     }
 
 
+def measure_denoiser(run: Path, epoch: int, config: TrainConfig, n: int) -> dict:
+    """Test MSE after each epoch up to `epoch` on n test digits, and each epoch's outputs on the
+    panel of 8 noisy test digits that B1 shows: recorded, since only the last epoch's weights
+    ship (16 MB each in float16)."""
+    _, z = noisy_test_digits(config.sigma, 8)
+    by_epoch = {}
+    for e in range(1, epoch + 1):
+        model, _ = load_run(run, e)
+        by_epoch[str(e)] = {
+            "test_mse": round(denoiser_mse(model, config.sigma, n), 5),
+            "panel": pack_images(denoise(model, z)),
+        }
+    return {"sigma": config.sigma, "test_digits": n, "panel": "first 8 test digits, seed 0"} | {
+        "epochs": by_epoch
+    }
+
+
 def export_run(recipe: str, run: Path, epochs: list[int], n: int, out: Path = CHECKPOINTS) -> None:
     for epoch in epochs:
         model, meta = load_run(run, epoch)
         config = TrainConfig(**meta["config"])
-        metrics = measure(model, config, n)
+        if config.model == "denoiser":
+            metrics = measure_denoiser(run, epoch, config, n)
+        else:
+            metrics = measure(model, config, n)
         print(f"epoch {epoch}: {json.dumps(metrics)}")
         history = meta["loss_history"]
         path = export_checkpoint(
