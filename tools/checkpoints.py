@@ -94,16 +94,15 @@ def measure(model, config: TrainConfig, n: int) -> dict:
     """The manifest's metrics for a diffusion model, from n samples."""
     classifier = load_checkpoint("digit_classifier")
     labels = balanced_labels(n)
-    if config.model == "time":
-        return {
-            "unguided": report(sample_for_metrics(model, config, labels, 1.0), None, classifier)
-        }
-    guided = 7.0 if config.signed else 5.0
     sampler = (
         "part A's strided CFG loop (33 steps)"
         if config.signed
         else f"DDPM over all {config.T} steps (course algorithm), bfloat16 autocast"
     )
+    if config.model == "time":
+        samples = sample_for_metrics(model, config, labels, 1.0)
+        return {"sampler": sampler, "unguided": report(samples, None, classifier)}
+    guided = 7.0 if config.signed else 5.0
     return {"sampler": sampler} | {
         f"gamma_{g:g}": report(sample_for_metrics(model, config, labels, g), labels, classifier)
         for g in (1.0, guided)
@@ -122,6 +121,7 @@ def measure_denoiser(run: Path, epoch: int, config: TrainConfig, n: int) -> dict
             "test_mse": round(denoiser_mse(model, config.sigma, n), 5),
             "panel": pack_images(denoise(model, z)),
         }
+        print(f"epoch {e}: test MSE {by_epoch[str(e)]['test_mse']}")
     return {"sigma": config.sigma, "test_digits": n, "panel": "first 8 test digits, seed 0"} | {
         "epochs": by_epoch
     }
@@ -135,7 +135,8 @@ def export_run(recipe: str, run: Path, epochs: list[int], n: int, out: Path = CH
             metrics = measure_denoiser(run, epoch, config, n)
         else:
             metrics = measure(model, config, n)
-        print(f"epoch {epoch}: {json.dumps(metrics)}")
+        shown = {k: v for k, v in metrics.items() if k != "epochs"}  # not the recorded panels
+        print(f"epoch {epoch}: {json.dumps(shown)}")
         history = meta["loss_history"]
         path = export_checkpoint(
             model,
