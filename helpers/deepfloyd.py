@@ -117,6 +117,14 @@ def _variant(source, dtype) -> dict:
     return {"variant": "fp16"} if dtype == torch.float16 and not Path(str(source)).is_dir() else {}
 
 
+def _dtype(dtype) -> dict:
+    """diffusers 0.42 renamed from_pretrained's `torch_dtype` to `dtype` (the old name warns)."""
+    import diffusers
+
+    major, minor = (int(part) for part in diffusers.__version__.split(".")[:2])
+    return {"dtype" if (major, minor) >= (0, 42) else "torch_dtype": dtype}
+
+
 def _from_pretrained(cls, source, dtype):
     try:
         return cls.from_pretrained(
@@ -126,7 +134,7 @@ def _from_pretrained(cls, source, dtype):
             watermarker=None,
             feature_extractor=None,
             requires_safety_checker=False,
-            torch_dtype=dtype,
+            **_dtype(dtype),
             **_variant(source, dtype),
         )
     except (OSError, ValueError) as error:
