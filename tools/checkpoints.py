@@ -122,9 +122,8 @@ def measure_denoiser(run: Path, epoch: int, config: TrainConfig, n: int) -> dict
             "panel": pack_images(denoise(model, z)),
         }
         print(f"epoch {e}: test MSE {by_epoch[str(e)]['test_mse']}")
-    return {"sigma": config.sigma, "test_digits": n, "panel": "first 8 test digits, seed 0"} | {
-        "epochs": by_epoch
-    }
+    panel = "first 8 test digits, noise seed 0"
+    return {"sigma": config.sigma, "test_digits": n, "panel": panel, "epochs": by_epoch}
 
 
 def export_run(recipe: str, run: Path, epochs: list[int], n: int, out: Path = CHECKPOINTS) -> None:
