@@ -78,6 +78,22 @@ def test_course_models_come_from_the_shipped_checkpoints():
         course_models("denoiser", [99])
 
 
+def test_the_shipped_denoiser_reproduces_its_manifest():
+    from helpers.checkpoints import latest_epoch
+    from helpers.evaluation import denoise, denoiser_mse, noisy_test_digits
+
+    epoch = latest_epoch("denoiser")
+    model = checkpoints.load_checkpoint(checkpoints.checkpoint_name("denoiser", epoch))
+    metrics = model.manifest["metrics"]
+    sigma, recorded = metrics["sigma"], metrics["epochs"][str(epoch)]
+    mse = denoiser_mse(model, sigma, metrics["test_digits"])
+    assert mse == pytest.approx(recorded["test_mse"], rel=0.02)  # float16 weights, fp32 here
+    assert mse < sigma**2 / 20  # far better than returning the noisy input
+    _, z = noisy_test_digits(sigma, 8)
+    panel = checkpoints.unpack_images(recorded["panel"])
+    assert (denoise(model, z).clamp(0, 1) - panel).abs().max() < 0.02
+
+
 def test_packed_images_come_back_to_8_bits():
     images = torch.rand(3, 1, 28, 28)
     packed = json.loads(json.dumps(checkpoints.pack_images(images)))  # as stored in a manifest
