@@ -125,7 +125,9 @@ save(
 
 # %% [markdown]
 # ## 1.2.2 Out-of-distribution testing
-# The denoiser only ever saw $\sigma = 0.5$. The same test digits with other noise levels:
+# The denoiser only ever saw $\sigma = 0.5$. The same test digits with other noise levels: below
+# it the outputs stay clean, a little above it they hold, and from $\sigma = 0.8$ the denoiser
+# starts to draw strokes that are not there, as if the noise were part of the digit.
 
 # %%
 x, _ = noisy_test_digits(0.0, 4, seed=SEED)
@@ -151,7 +153,9 @@ save(
 
 # %% [markdown]
 # How far off it is, measured: the mean squared error over `N` test digits against $\sigma$,
-# next to doing nothing ($D(z) = z$ has error $\sigma^2$).
+# next to doing nothing ($D(z) = z$ has error $\sigma^2$). The error grows about fivefold from the
+# training level to $\sigma = 1$, and even a clean input ($\sigma = 0$) is not returned
+# unchanged: the network learned to redraw digits, not to copy them.
 
 # %%
 errors = [denoiser_mse(model, s, N, seed=SEED) for s in SIGMAS]
