@@ -7,7 +7,7 @@ import torch
 
 from helpers import checkpoints
 from helpers.data import mnist_tensors
-from helpers.unet import ClassConditionalUNet
+from helpers.unet import ClassConditionalUNet, TimeConditionalUNet
 
 
 @pytest.fixture
@@ -117,3 +117,26 @@ def test_a_denoiser_export_records_every_epoch_on_the_panel(tmp_path):
     _, z = noisy_test_digits(config.sigma, 8)
     recorded = checkpoints.unpack_images(epochs["2"]["panel"])
     assert (recorded - denoise(model, z).clamp(0, 1)).abs().max() < 0.02  # float16 weights
+
+
+def test_measuring_again_rewrites_only_the_metrics(tmp_path):
+    from dataclasses import asdict
+
+    from helpers import training
+    from tools.checkpoints import remeasure
+
+    config = training.TrainConfig("time", num_hiddens=4, T=10)
+    path = checkpoints.export_checkpoint(
+        TimeConditionalUNet(1, 4),
+        training.model_kwargs(config),
+        tmp_path / "tiny",
+        recipe=asdict(config),
+        metrics={},
+    )
+    weights = path.read_bytes()
+    remeasure(path, 10)
+    again = checkpoints.load_checkpoint(path)  # the sha256 still matches the weights
+    assert path.read_bytes() == weights
+    metrics = again.manifest["metrics"]
+    assert "10 steps" in metrics["sampler"] and 0.1 <= metrics["unguided"]["mean_confidence"] <= 1
+    assert again.manifest["metrics_command"].startswith("python tools/checkpoints.py")

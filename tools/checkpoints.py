@@ -4,6 +4,8 @@
     python tools/checkpoints.py export offline --run runs/offline --epochs 10
                                                     # export epochs of a training run (train.py),
                                                     # measuring its samples on the way
+    python tools/checkpoints.py measure class_ddpm_epoch05 --samples 1000
+                                                    # measure a shipped diffusion model again
 Every manifest records the architecture, recipe, data, epochs and steps, seed, loss history,
 metrics, the sha256 of the weights and the command that made it.
 """
@@ -126,6 +128,20 @@ def measure_denoiser(run: Path, epoch: int, config: TrainConfig, n: int) -> dict
     return {"sigma": config.sigma, "test_digits": n, "panel": panel, "epochs": by_epoch}
 
 
+def remeasure(path: Path, n: int) -> None:
+    """Measure a diffusion model's checkpoint (.safetensors) again on n samples and rewrite its
+    manifest's metrics (the weights, and so their sha256, stay as they are)."""
+    model = load_checkpoint(path)
+    manifest = model.manifest
+    config = TrainConfig(**manifest["recipe"])
+    if config.model == "denoiser":
+        raise SystemExit(f"{path} is a single-step denoiser: export its run again instead")
+    manifest["metrics"] = measure(model, config, n)
+    manifest["metrics_command"] = command()
+    print(f"{path.stem}: {json.dumps(manifest['metrics'])}")
+    path.with_suffix(".json").write_text(json.dumps(manifest, indent=1) + "\n")
+
+
 def export_run(recipe: str, run: Path, epochs: list[int], n: int, out: Path = CHECKPOINTS) -> None:
     for epoch in epochs:
         model, meta = load_run(run, epoch)
@@ -168,9 +184,15 @@ def main() -> None:
     run.add_argument("--epochs", type=int, nargs="+", required=True)
     run.add_argument("--samples", type=int, default=1000, help="samples for the metrics")
     run.add_argument("--out", type=Path, default=CHECKPOINTS, help="default: assets/checkpoints")
+    again = sub.add_parser("measure", help="measure a shipped diffusion model again")
+    again.add_argument("name", help="a shipped checkpoint (class_ddpm_epoch05) or a .safetensors")
+    again.add_argument("--samples", type=int, default=1000, help="samples for the metrics")
     args = parser.parse_args()
     if args.what == "classifier":
         make_classifier(args.epochs, args.seed)
+    elif args.what == "measure":
+        path = Path(args.name)
+        remeasure(path if path.suffix else CHECKPOINTS / f"{path}.safetensors", args.samples)
     else:
         run_dir = args.run or Path("runs") / args.recipe
         export_run(args.recipe, run_dir, args.epochs, args.samples, args.out)
