@@ -133,9 +133,12 @@ def remeasure(path: Path, n: int) -> None:
     manifest's metrics (the weights, and so their sha256, stay as they are)."""
     model = load_checkpoint(path)
     manifest = model.manifest
+    if manifest["architecture"] not in ("TimeConditionalUNet", "ClassConditionalUNet"):
+        raise SystemExit(
+            f"{path} holds a {manifest['architecture']}, not a diffusion model (the denoiser's "
+            "metrics come from its training run: `tools/checkpoints.py export denoiser`)"
+        )
     config = TrainConfig(**manifest["recipe"])
-    if config.model == "denoiser":
-        raise SystemExit(f"{path} is a single-step denoiser: export its run again instead")
     manifest["metrics"] = measure(model, config, n)
     manifest["metrics_command"] = command()
     print(f"{path.stem}: {json.dumps(manifest['metrics'])}")
