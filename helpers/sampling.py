@@ -32,9 +32,9 @@ SPACINGS = ("leading", "trailing", "linspace")
 
 
 def ddim_timesteps(T: int, steps: int, spacing: str = "leading") -> list[int]:
-    """`steps` strictly decreasing training timesteps in [0, T) for a sampler with that many
-    model evaluations (DDIM's sub-sequence tau, named as in diffusers' `timestep_spacing`).
+    """DDIM's sub-sequence tau (Sec. 4.2): `steps` strictly decreasing timesteps in [0, T).
 
+    One timestep per model evaluation, spaced one of three ways (diffusers' `timestep_spacing`):
     leading:  0, k, 2k, ... with k = T // steps (never reaches T - 1; ends at 0);
     trailing: T - 1, T - 1 - T/steps, ... (starts at the noisiest step; may not reach 0);
     linspace: evenly spaced from 0 to T - 1, both ends included.
@@ -43,6 +43,7 @@ def ddim_timesteps(T: int, steps: int, spacing: str = "leading") -> list[int]:
         raise ValueError(f"unknown spacing {spacing!r}; use one of {SPACINGS}")
     if not 1 <= steps <= T:
         raise ValueError(f"steps must lie in 1 .. T = {T}, got {steps}")
+    # BEGIN SOLUTION
     if spacing == "leading":
         ascending = [i * (T // steps) for i in range(steps)]
     elif spacing == "trailing":
@@ -50,6 +51,7 @@ def ddim_timesteps(T: int, steps: int, spacing: str = "leading") -> list[int]:
     else:
         ascending = [round(i * (T - 1) / max(steps - 1, 1)) for i in range(steps)]
     return ascending[::-1]
+    # END SOLUTION
 
 
 @torch.no_grad()

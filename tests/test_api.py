@@ -17,6 +17,7 @@ GRADED = {
     "ddpm_step": "Eq. A.3",
     "posterior_variance": "Eq. 7",
     "ddim_step": "Eq. 12",
+    "ddim_timesteps": "Sec. 4.2",
     "cfg": "Eq. A.4",
 }
 

@@ -53,6 +53,17 @@ def test_strided_timesteps(student):
         )
 
 
+@pytest.mark.points(1)
+def test_ddim_timesteps(student):
+    """ddim_timesteps: the three spacings for unusual T and step counts"""
+    for T, steps in [(300, 7), (1000, 33), (57, 57), (10, 1)]:
+        for spacing in ("leading", "trailing", "linspace"):
+            got = student.ddim_timesteps(T, steps, spacing)
+            assert list(got) == solution.ddim_timesteps(T, steps, spacing), (
+                f"T {T}, steps {steps}, spacing {spacing!r}"
+            )
+
+
 ABAR = solution.alphas_cumprod(solution.cosine_betas(1000))
 
 

@@ -12,7 +12,7 @@ from instructor import grade, markers
 from instructor.sandbox import Limits, isolation
 
 REPO = Path(__file__).resolve().parents[2]
-FULL = 23.0  # points of all graded tests
+FULL = 24.0  # points of all graded tests
 OUTSIDE = Path("/tmp/kit-grader-escape")  # a file no submission may create
 ISOLATED = "NOT ISOLATED" not in isolation()
 
