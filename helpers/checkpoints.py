@@ -63,6 +63,12 @@ def available() -> list[str]:
     return sorted(p.stem for p in CHECKPOINTS.glob("*.safetensors"))
 
 
+def checkpoint_path(name_or_path: str | os.PathLike) -> Path:
+    """The .safetensors file of a shipped checkpoint's name, or the path itself if it is one."""
+    path = Path(name_or_path)
+    return path if path.suffix == ".safetensors" else CHECKPOINTS / f"{name_or_path}.safetensors"
+
+
 def load_checkpoint(
     name_or_path: str | os.PathLike, device: str | torch.device = "cpu"
 ) -> nn.Module:
@@ -72,9 +78,7 @@ def load_checkpoint(
     wrong (missing, corrupt, changed, or not matching its architecture) and how to repair it.
     The manifest is attached to the model as `model.manifest`.
     """
-    path = Path(name_or_path)
-    if path.suffix != ".safetensors":
-        path = CHECKPOINTS / f"{name_or_path}.safetensors"
+    path = checkpoint_path(name_or_path)
     if not path.exists():
         raise ValueError(f"no checkpoint {path}; shipped ones: {', '.join(available()) or 'none'}")
     repair = f"restore it with `git checkout -- {path}` or retrain it (see its manifest's command)"

@@ -23,6 +23,7 @@ from helpers.checkpoints import (
     CHECKPOINTS,
     NAMES,
     checkpoint_name,
+    checkpoint_path,
     export_checkpoint,
     load_checkpoint,
     pack_images,
@@ -194,8 +195,7 @@ def main() -> None:
     if args.what == "classifier":
         make_classifier(args.epochs, args.seed)
     elif args.what == "measure":
-        path = Path(args.name)
-        remeasure(path if path.suffix else CHECKPOINTS / f"{path}.safetensors", args.samples)
+        remeasure(checkpoint_path(args.name), args.samples)
     else:
         run_dir = args.run or Path("runs") / args.recipe
         export_run(args.recipe, run_dir, args.epochs, args.samples, args.out)

@@ -57,7 +57,7 @@ def test_strided_timesteps(student):
 def test_ddim_timesteps(student):
     """ddim_timesteps: the three spacings for unusual T and step counts"""
     for T, steps in [(300, 7), (1000, 33), (57, 57), (10, 1)]:
-        for spacing in ("leading", "trailing", "linspace"):
+        for spacing in solution.sampling.SPACINGS:
             got = student.ddim_timesteps(T, steps, spacing)
             assert list(got) == solution.ddim_timesteps(T, steps, spacing), (
                 f"T {T}, steps {steps}, spacing {spacing!r}"
