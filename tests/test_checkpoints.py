@@ -102,7 +102,7 @@ def test_packed_images_come_back_to_8_bits():
     assert (back - images).abs().max() <= 0.5 / 255 + 1e-6
 
 
-def test_a_denoiser_export_records_every_epoch_on_the_panel(tmp_path):
+def test_a_denoiser_export_records_every_epoch_on_the_panel(tmp_path, monkeypatch):
     from helpers import training
     from helpers.evaluation import denoise, noisy_test_digits
     from tools.checkpoints import export_run
@@ -110,8 +110,14 @@ def test_a_denoiser_export_records_every_epoch_on_the_panel(tmp_path):
     config = training.TrainConfig("denoiser", num_hiddens=4, batch_size=64, epochs=2, lr=3e-3)
     images, _ = mnist_tensors(train=True, verbose=False)
     training.train(config, images[:128], torch.zeros(128), tmp_path / "run", "cpu", False)
+    argv = ["checkpoints.py", "export", "denoiser", "--run", str(tmp_path / "run"), "--epochs"]
+    monkeypatch.setattr("sys.argv", [*argv, "2", "--samples", "16", "--out", str(tmp_path)])
     export_run("denoiser", tmp_path / "run", [2], n=16, out=tmp_path)
     model = checkpoints.load_checkpoint(tmp_path / "denoiser_epoch02.safetensors")
+    assert model.manifest["command"] == (  # the machine's folders are left out
+        "python tools/train.py denoiser && "
+        "python tools/checkpoints.py export denoiser --epochs 2 --samples 16"
+    )
     epochs = model.manifest["metrics"]["epochs"]
     assert sorted(epochs) == ["1", "2"] and epochs["2"]["test_mse"] < epochs["1"]["test_mse"]
     _, z = noisy_test_digits(config.sigma, 8)

@@ -43,12 +43,14 @@ from helpers.training import TrainConfig, load_run, model_kwargs
 DATA = "MNIST, bundled (assets/mnist): 60,000 training digits; metrics on the 10,000 test digits"
 
 
-def command(run: Path | None = None) -> str:
-    """The command line that made a checkpoint, with the run folder shown as its default."""
+def command() -> str:
+    """The command line that made a checkpoint, with its folders (--run, --out) shown as their
+    defaults: where a run or an export lay on one machine says nothing about how it was made."""
     args = sys.argv[1:]
-    if run is not None and "--run" in args:
-        i = args.index("--run")
-        args = args[:i] + args[i + 2 :]
+    for folder in ("--run", "--out"):
+        if folder in args:
+            i = args.index(folder)
+            args = args[:i] + args[i + 2 :]
     return "python " + " ".join(["tools/checkpoints.py", *args])
 
 
@@ -169,7 +171,7 @@ def export_run(recipe: str, run: Path, epochs: list[int], n: int, out: Path = CH
             loss_history=[round(loss, 5) for loss in history],
             metrics=metrics,
             made_with=f"torch {torch.__version__}, {platform.machine()}",
-            command=f"python tools/train.py {recipe} && {command(run)}",
+            command=f"python tools/train.py {recipe} && {command()}",
         )
         print(f"wrote {path}")
 
