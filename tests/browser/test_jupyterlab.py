@@ -79,6 +79,8 @@ def test_a_student_runs_a_notebook_and_moves_the_timestep_slider(lab):
         slider = None
         for _ in range(4):  # a run sent while the kernel starts can stop early: send it again
             page.keyboard.press("Escape")
+            for button in page.query_selector_all(".jp-Dialog .jp-mod-accept"):
+                button.click()  # a dialog (a slow kernel's chooser, a server message) takes clicks
             page.click("text=Run", timeout=60_000)  # the Run menu
             page.click("text=Run All Cells", timeout=60_000)
             try:
