@@ -1,7 +1,9 @@
 """Inputs people bring to part A: test images, their own image files, masks and drawings.
 
 Everything returns (1, C, H, W) tensors in [-1, 1], the range part A works in, and says so when
-it converts anything (size, colour, range): never a silent change.
+it converts anything (orientation, bit depth, transparency, colour, size, range): never a silent
+change. A file is read the way an image viewer shows it: its EXIF rotation applied, 16-bit
+values scaled (not clipped), a transparent background filled so that the strokes stay visible.
 """
 
 import os
@@ -9,16 +11,89 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 from torch import Tensor
+
+SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+def check_size_channels(size: int, channels: int) -> None:
+    """Raise ValueError unless size is a positive int and channels is 1 (grey) or 3 (RGB)."""
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+        raise ValueError(f"size must be a positive int (pixels per side), got {size!r}")
+    if isinstance(channels, bool) or channels not in (1, 3):
+        raise ValueError(
+            f"channels must be 1 (grey) or 3 (RGB), got {channels!r};"
+            " use a backend's image_shape: C, S, _ = denoiser.image_shape"
+        )
+
+
+def upright(picture: Image.Image, notes: list[str]) -> Image.Image:
+    """Apply the EXIF orientation tag (phone photos are stored sideways with one)."""
+    orientation = picture.getexif().get(0x0112, 1)
+    if orientation in (None, 1):
+        return picture
+    notes.append(f"rotated as its EXIF orientation tag ({orientation}) says")
+    return ImageOps.exif_transpose(picture)
+
+
+def to_8bit(picture: Image.Image, notes: list[str]) -> Image.Image:
+    """16-bit and 32-bit greyscale as 8-bit L, values scaled by the format's range, not clipped."""
+    if picture.mode == "F":
+        array = np.asarray(picture, dtype=np.float64)
+        full = 1.0 if array.max() <= 1 else 255.0
+        notes.append(f"scaled floating-point values (0..{full:g}) to 8 bits")
+    elif picture.mode in SIXTEEN_BIT:
+        array = np.asarray(picture, dtype=np.float64)
+        full = 255.0 if picture.mode == "I" and array.max() <= 255 else 65535.0
+        notes.append(f"scaled {picture.mode} values (0..{full:g}) to 8 bits")
+    else:
+        return picture
+    return Image.fromarray((array / full * 255).clip(0, 255).round().astype(np.uint8))
+
+
+def flatten(picture: Image.Image, notes: list[str]) -> Image.Image:
+    """Fill a transparent background: white behind dark strokes, black behind light ones.
+
+    Returns an L or RGB image. The background is chosen from the opaque pixels' mean brightness,
+    so that the strokes stay visible (a plain convert would make black strokes on a transparent
+    background all black).
+    """
+    if picture.mode == "P":
+        expanded = "RGBA" if "transparency" in picture.info else "RGB"
+        notes.append(f"expanded the palette (P) to {expanded}")
+        picture = picture.convert(expanded)
+    elif picture.mode in ("1", "CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
+        notes.append(f"converted {picture.mode} to RGB")
+        picture = picture.convert("RGB")
+    elif picture.mode in ("PA", "La", "RGBa"):
+        picture = picture.convert("RGBA")
+    if picture.mode not in ("LA", "RGBA"):
+        return picture
+    alpha = np.asarray(picture.getchannel("A"), dtype=np.float64) / 255  # (H, W) in [0, 1]
+    colour = picture.convert(picture.mode[:-1])  # L or RGB
+    if alpha.min() == 1:
+        return colour
+    grey = np.asarray(colour.convert("L"), dtype=np.float64)
+    strokes = (grey * alpha).sum() / max(alpha.sum(), 1e-8)  # mean brightness of opaque pixels
+    shade, word = (255, "white") if strokes < 128 else (0, "black")
+    background = Image.new(colour.mode, colour.size, (shade,) * len(colour.getbands()))
+    notes.append(
+        f"filled the transparent background with {word} (the strokes are "
+        f"{'dark' if shade else 'light'})"
+    )
+    return Image.composite(colour, background, picture.getchannel("A"))
 
 
 def from_pil(picture: Image.Image, size: int, channels: int, name: str = "image") -> Tensor:
     """Centre-crop to a square, resize to size x size, convert to `channels`.
 
-    Returns (1, channels, size, size) in [-1, 1] and prints every conversion it made.
+    Reads the picture as a viewer shows it (EXIF rotation, 16-bit, palette, transparency, CMYK),
+    then returns (1, channels, size, size) in [-1, 1] and prints every conversion it made.
     """
-    notes = []
+    check_size_channels(size, channels)
+    notes: list[str] = []
+    picture = flatten(to_8bit(upright(picture, notes), notes), notes)
     mode = "L" if channels == 1 else "RGB"
     if picture.mode != mode:
         notes.append(f"converted {picture.mode} to {mode}")
@@ -30,12 +105,14 @@ def from_pil(picture: Image.Image, size: int, channels: int, name: str = "image"
         picture = picture.crop((left, top, left + side, top + side))
         notes.append(f"centre-cropped {w}x{h} to {side}x{side}")
     if picture.size != (size, size):
-        notes.append(f"resized {picture.size[0]}x{picture.size[1]} to {size}x{size}")
-        picture = picture.resize((size, size), Image.LANCZOS)
+        side = picture.size[0]
+        verb = "resized" if side > size else "enlarged (it will look soft)"
+        notes.append(f"{verb} {side}x{side} to {size}x{size}")
+        picture = picture.resize((size, size), Image.LANCZOS, reducing_gap=3.0)
     if notes:
         print(f"{name}: " + "; ".join(notes))
     array = np.asarray(picture, dtype=np.float32) / 255  # (H, W) or (H, W, 3) in [0, 1]
-    x = torch.from_numpy(array).reshape(size, size, channels).permute(2, 0, 1)  # (C, H, W)
+    x = torch.from_numpy(array.copy()).reshape(size, size, channels).permute(2, 0, 1)  # (C, H, W)
     return x[None] * 2 - 1
 
 
@@ -45,6 +122,11 @@ def _open(path: Path) -> Image.Image:
     try:
         picture = Image.open(path)
         picture.load()
+    except Image.DecompressionBombError as error:
+        raise ValueError(
+            f"{path} is too big for PIL to open safely ({error});"
+            " shrink it below about 90 megapixels first"
+        ) from error
     except OSError as error:
         raise ValueError(f"{path} is not an image PIL can read ({error})") from error
     return picture

@@ -1,6 +1,8 @@
 """Inputs people bring: files of any size and colour, masks, drawings; stated conversions."""
 
+import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from helpers import images
@@ -72,3 +74,103 @@ def test_the_drawing_pad_turns_strokes_into_a_digit_image():
     pad.clear()
     assert pad.strokes == []
     assert isinstance(pad.widget().children[0].width, int)
+
+
+# Files as students bring them, each built here with PIL, and the pixels they must load as.
+
+
+def test_a_16_bit_png_is_scaled_not_clipped(tmp_path, capsys):
+    array = np.zeros((32, 32), np.uint16)
+    array[:, 16:] = 65535  # right half white
+    array[:8, :16] = 32768  # a mid-grey block
+    Image.fromarray(array).save(tmp_path / "scan16.png")
+    assert Image.open(tmp_path / "scan16.png").mode == "I;16"
+    x = images.load_image(tmp_path / "scan16.png", 32, 1)
+    assert "scaled I;16 values (0..65535) to 8 bits" in capsys.readouterr().out
+    assert x[0, 0, 20, 4] == -1 and x[0, 0, 20, 28] == 1
+    assert x[0, 0, 2, 4].item() == pytest.approx(0.0, abs=0.01)
+
+
+def test_a_palette_png_loads_its_colours(tmp_path, capsys):
+    picture = Image.new("P", (20, 20), 0)
+    picture.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)  # 0 = red, 1 = blue
+    picture.paste(1, (0, 10, 20, 20))  # bottom half blue
+    picture.save(tmp_path / "palette.png")
+    x = images.load_image(tmp_path / "palette.png", 20, 3)
+    assert "expanded the palette (P) to RGB" in capsys.readouterr().out
+    assert x[0, :, 2, 5].tolist() == [1, -1, -1] and x[0, :, 17, 5].tolist() == [-1, -1, 1]
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P"])
+def test_black_strokes_on_a_transparent_background_stay_visible(tmp_path, capsys, mode):
+    picture = Image.new("RGBA", (28, 28), (0, 0, 0, 0))  # transparent, black underneath
+    picture.paste((0, 0, 0, 255), (12, 4, 16, 24))  # an opaque black bar
+    if mode == "P":
+        picture = picture.convert("P")  # PIL keeps the transparent index
+    else:
+        picture = picture.convert(mode)
+    picture.save(tmp_path / "strokes.png")
+    x = images.load_image(tmp_path / "strokes.png", 28, 1)
+    said = capsys.readouterr().out
+    assert "filled the transparent background with white" in said and "inverted" in said
+    assert x[0, 0, 14, 14] == 1 and x[0, 0, 0, 0] == -1  # light bar on black, like MNIST
+    colour = images.load_image(tmp_path / "strokes.png", 28, 3)
+    assert colour[0, :, 0, 0].tolist() == [1, 1, 1] and colour[0, :, 14, 14].tolist() == [-1] * 3
+
+
+def test_white_strokes_on_a_transparent_background_get_black(tmp_path, capsys):
+    picture = Image.new("RGBA", (28, 28), (255, 255, 255, 0))
+    picture.paste((255, 255, 255, 255), (12, 4, 16, 24))
+    picture.save(tmp_path / "light.png")
+    x = images.load_image(tmp_path / "light.png", 28, 1)
+    said = capsys.readouterr().out
+    assert "with black" in said and "inverted" not in said
+    assert x[0, 0, 14, 14] == 1 and x[0, 0, 0, 0] == -1
+
+
+def test_a_phone_jpeg_with_an_exif_rotation_is_turned_upright(tmp_path, capsys):
+    picture = Image.new("RGB", (40, 20), (255, 0, 0))
+    picture.paste((0, 0, 255), (20, 0, 40, 20))  # stored: red left, blue right
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to view": red on top, blue below
+    picture.save(tmp_path / "phone.jpg", quality=95, exif=exif)
+    x = images.load_image(tmp_path / "phone.jpg", 20, 3)
+    said = capsys.readouterr().out
+    assert "EXIF orientation tag (6)" in said and "centre-cropped 20x40 to 20x20" in said
+    red, blue = torch.tensor([1.0, -1, -1]), torch.tensor([-1.0, -1, 1])
+    torch.testing.assert_close(x[0, :, 2, 2], red, atol=0.05, rtol=0)
+    torch.testing.assert_close(x[0, :, 17, 2], blue, atol=0.05, rtol=0)
+
+
+def test_a_cmyk_file_is_converted_to_rgb(tmp_path, capsys):
+    Image.new("CMYK", (24, 24), (0, 255, 255, 0)).save(tmp_path / "print.tif")  # red ink
+    x = images.load_image(tmp_path / "print.tif", 24, 3)
+    assert "converted CMYK to RGB" in capsys.readouterr().out
+    assert x[0, :, 12, 12].tolist() == [1, -1, -1]
+
+
+def test_a_tiny_image_is_enlarged_and_says_so(tmp_path, capsys):
+    Image.new("L", (3, 3), 255).save(tmp_path / "tiny.png")
+    x = images.load_image(tmp_path / "tiny.png", 64, 1)
+    assert "enlarged (it will look soft) 3x3 to 64x64" in capsys.readouterr().out
+    assert x.shape == (1, 1, 64, 64) and (x == 1).all()
+
+
+def test_a_huge_image_is_shrunk_quickly(tmp_path, capsys):
+    picture = Image.new("L", (6000, 4000), 255)
+    picture.paste(0, (2500, 1500, 3500, 2500))  # a black square in the middle
+    picture.save(tmp_path / "huge.png")
+    x = images.load_image(tmp_path / "huge.png", 64, 1)
+    said = capsys.readouterr().out
+    assert "centre-cropped 6000x4000 to 4000x4000" in said and "resized 4000x4000 to 64x64" in said
+    assert x[0, 0, 32, 32] == -1 and x[0, 0, 2, 2] == 1
+
+
+def test_sizes_and_channels_are_checked():
+    picture = Image.new("RGB", (8, 8))
+    with pytest.raises(ValueError, match="channels must be 1 .* or 3"):
+        images.from_pil(picture, 8, 4)
+    with pytest.raises(ValueError, match="size must be a positive int"):
+        images.from_pil(picture, 0, 1)
+    with pytest.raises(ValueError, match="size must be a positive int"):
+        images.from_pil(picture, 8.0, 1)
