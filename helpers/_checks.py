@@ -4,8 +4,14 @@ Nothing here is graded; every graded helper calls these so that a wrong argument
 with a message that says what to do, instead of broadcasting into a silent wrong result.
 """
 
+import math
+import numbers
+import warnings
+
 import torch
 from torch import Tensor
+
+GAMMA_RANGE = (0.0, 100.0)  # CFG scale: 1 = no guidance, the course uses 5 to 7
 
 
 def check_t(t: int | Tensor, T: int, name: str = "t") -> None:
@@ -44,6 +50,92 @@ def check_same_shape(**tensors: Tensor) -> None:
     if len(set(shapes.values())) > 1:
         listed = ", ".join(f"{name} {shape}" for name, shape in shapes.items())
         raise ValueError(f"shapes must match: {listed}")
+
+
+def check_int(value, name: str) -> int:
+    """value as an int; refuse floats (5.0), strings ("7") and bools with a message."""
+    if isinstance(value, Tensor) and value.numel() == 1 and not value.is_floating_point():
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(
+            f"{name} must be an int, got {type(value).__name__} {value!r};"
+            f" pass an index such as {name}=7 (int(...) converts a float or a string)"
+        )
+    return int(value)
+
+
+def check_gamma(gamma, name: str = "gamma") -> float:
+    """gamma as a float; refuse non-numbers, NaN, inf and values outside GAMMA_RANGE."""
+    low, high = GAMMA_RANGE
+    if isinstance(gamma, Tensor) and gamma.numel() == 1:
+        gamma = gamma.item()
+    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
+        raise ValueError(
+            f"{name} (the guidance scale) must be a number, got {type(gamma).__name__} {gamma!r}"
+        )
+    if not math.isfinite(gamma) or not low <= gamma <= high:
+        raise ValueError(
+            f"{name} (the guidance scale) must be a finite number in [{low:g}, {high:g}],"
+            f" got {gamma!r}; 1 means no guidance, the course uses 7"
+        )
+    return float(gamma)
+
+
+def check_prompt(prompt, name: str = "prompt") -> None:
+    """Raise ValueError unless prompt is a str (None is refused: "" is the unconditional one)."""
+    if not isinstance(prompt, str):
+        raise ValueError(
+            f"{name} must be a string, got {type(prompt).__name__} {prompt!r};"
+            ' use "" for the unconditional branch'
+        )
+
+
+def check_generator(generator) -> None:
+    """Raise ValueError unless generator is None or a torch.Generator (not a seed)."""
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(
+            f"generator must be a torch.Generator or None, got {type(generator).__name__}"
+            f" {generator!r}; for a seed s use torch.Generator().manual_seed(s)"
+        )
+
+
+def range_hint(low: float, high: float) -> str:
+    """How to map an image whose values lie in [low, high] into [-1, 1]."""
+    if low >= 0 and high <= 1:
+        return "it looks like a [0, 1] image: map it with x * 2 - 1"
+    if low >= 0 and high <= 255:
+        return "it looks like a [0, 255] image: map it with x / 127.5 - 1"
+    return "rescale it, e.g. (x - x.min()) / (x.max() - x.min()) * 2 - 1"
+
+
+def check_signed_image(x, name: str = "image", noisy: bool = False) -> None:
+    """Raise ValueError unless x is a finite tensor in [-1, 1] (any finite values if noisy).
+
+    Warns when every value lies in [0, 1]: most likely a [0, 1] image that needs x * 2 - 1.
+    """
+    if not isinstance(x, Tensor):
+        raise ValueError(
+            f"{name} must be a torch.Tensor, got {type(x).__name__};"
+            " torch.from_numpy(array) converts a NumPy array"
+        )
+    if x.numel() == 0 or not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} must be a non-empty tensor of finite values (no NaN or inf)")
+    if noisy:
+        return
+    low, high = float(x.min()), float(x.max())
+    if low < -1.001 or high > 1.001:
+        raise ValueError(
+            f"{name} must hold values in [-1, 1], got [{low:.2f}, {high:.2f}];"
+            f" {range_hint(low, high)}"
+        )
+    if low >= 0:
+        warnings.warn(
+            f"{name} holds values in [{low:.2f}, {high:.2f}] and none below 0, but part A works"
+            f" in [-1, 1]: {range_hint(low, high)} (ignore this if the image is meant to be"
+            " this light)",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def gather(values: Tensor, t: int | Tensor, like: Tensor) -> Tensor:

@@ -10,7 +10,14 @@ from torch import Tensor
 from torchvision.transforms.functional import gaussian_blur
 from tqdm.auto import tqdm
 
-from helpers._checks import randn_like
+from helpers._checks import (
+    check_gamma,
+    check_generator,
+    check_int,
+    check_prompt,
+    check_signed_image,
+    randn_like,
+)
 from helpers.denoiser import Denoiser
 from helpers.forward import forward
 from helpers.guidance import cfg
@@ -63,25 +70,33 @@ def reverse_step(x_t, eps_hat, variance, t, t_prime, alphas_cumprod, generator=N
 
 def check_image(denoiser: Denoiser, x: Tensor, name: str = "image", noisy: bool = False) -> None:
     """Raise ValueError unless x is a (B, C, H, W) batch of the backend's shape, in [-1, 1]
-    (unless noisy)."""
+    (unless noisy); warn when it looks like a [0, 1] image (see _checks.check_signed_image)."""
+    check_signed_image(x, name, noisy=True)
     if x.ndim != 4 or tuple(x.shape[1:]) != tuple(denoiser.image_shape):
         raise ValueError(
             f"{name} must have shape (B, {', '.join(map(str, denoiser.image_shape))})"
             f" for {denoiser.name},"
             f" got {tuple(x.shape)}; helpers.images.load_image resizes and converts a file"
         )
-    if not noisy and (x.min() < -1.001 or x.max() > 1.001):
-        raise ValueError(
-            f"{name} must hold values in [-1, 1], got [{x.min():.2f}, {x.max():.2f}];"
-            " map [0, 1] images with x * 2 - 1"
-        )
+    check_signed_image(x, name, noisy)
 
 
-def check_i_start(i_start: int, timesteps: list[int]) -> None:
+def check_i_start(i_start: int, timesteps: list[int]) -> int:
+    """i_start as an int index of timesteps that leaves at least one step to take."""
+    i_start = check_int(i_start, "i_start")
     if not 0 <= i_start < len(timesteps) - 1:
         raise ValueError(
             f"i_start must be an index in [0, {len(timesteps) - 2}] of timesteps, got {i_start}"
         )
+    return i_start
+
+
+def check_guidance(gamma: float, generator: torch.Generator | None, **prompts) -> float:
+    """Check the arguments every guided entry point shares; returns gamma as a float."""
+    for name, prompt in prompts.items():
+        check_prompt(prompt, name)
+    check_generator(generator)
+    return check_gamma(gamma)
 
 
 def iterative_denoise(
@@ -104,8 +119,11 @@ def iterative_denoise(
     Returns the final image and, when frames_every > 0, x_t every `frames_every` steps.
     """
     timesteps = timesteps or strided_timesteps()
-    check_i_start(i_start, timesteps)
+    i_start = check_i_start(i_start, timesteps)
     check_image(denoiser, x_t, "x_t", noisy=True)
+    gamma = check_guidance(gamma, generator, prompt=prompt)
+    if uncond_prompt is not None:
+        check_prompt(uncond_prompt, "uncond_prompt")
     conds = (denoiser.encode(prompt),)
     if uncond_prompt is not None:
         conds += (denoiser.encode(uncond_prompt),)
@@ -139,8 +157,9 @@ def sdedit(
     Small i_start starts from heavy noise (a new image); large i_start stays close to x_orig.
     """
     timesteps = kwargs.get("timesteps") or strided_timesteps()
-    check_i_start(i_start, timesteps)
+    i_start = check_i_start(i_start, timesteps)
     check_image(denoiser, x_orig, "x_orig")
+    gamma = check_guidance(gamma, generator, prompt=prompt)
     x_t = forward(x_orig, timesteps[i_start], denoiser.alphas_cumprod, generator=generator)
     return iterative_denoise_cfg(
         denoiser, x_t, i_start, prompt, gamma, generator=generator, **kwargs
@@ -152,6 +171,7 @@ def sdedit_sweep(
 ) -> Tensor:
     """SDEdit of one image (1, C, H, W) at each i_start, each from the same seed, then the
     original: (len(i_starts) + 1, C, H, W), ready to show as a strip."""
+    check_int(seed, "seed")
     edits = [
         sdedit(
             denoiser,
@@ -185,7 +205,12 @@ def inpaint(
     + 1), so the step noise is the same as plain CFG denoising from the same generator.
     """
     check_image(denoiser, x_orig, "x_orig")
+    gamma = check_guidance(gamma, generator, prompt=prompt)
     B, _, H, W = x_orig.shape
+    if not isinstance(mask, Tensor):
+        raise ValueError(f"mask must be a torch.Tensor, got {type(mask).__name__}")
+    if x_T is not None:
+        check_image(denoiser, x_T, "x_T", noisy=True)
     if mask.ndim != 4 or mask.shape[0] not in (1, B) or tuple(mask.shape[1:]) != (1, H, W):
         raise ValueError(f"mask must have shape (1 or {B}, 1, {H}, {W}), got {tuple(mask.shape)}")
     if not bool(((mask == 0) | (mask == 1)).all()):
@@ -236,8 +261,11 @@ def visual_anagram(
     """
     if view not in VIEWS:
         raise ValueError(f"view must be one of {sorted(VIEWS)}, got {view!r}")
+    gamma = check_guidance(gamma, generator, prompt_1=prompt_1, prompt_2=prompt_2)
     v = VIEWS[view]
     c1, c2, uncond = denoiser.encode(prompt_1), denoiser.encode(prompt_2), denoiser.encode("")
+    if x_T is not None:
+        check_image(denoiser, x_T, "x_T", noisy=True)
     x_t = x_T if x_T is not None else _noise(denoiser, batch, generator)
     abar = denoiser.alphas_cumprod
     for t, t_prime in tqdm(pairs(strided_timesteps()), disable=not progress, leave=False):
@@ -272,6 +300,7 @@ def hybrid_image(
     eps = lowpass(eps_low) + highpass(eps_high), highpass(x) = x - lowpass(x); the default
     lowpass is a Gaussian blur (kernel 33, sigma 2 at 64 px, scaled to the image size).
     """
+    gamma = check_guidance(gamma, generator, prompt_low=prompt_low, prompt_high=prompt_high)
     if lowpass is None:
         kernel, sigma = hybrid_filter(denoiser.image_shape[-1])
         lowpass = lambda x: gaussian_blur(x, [kernel, kernel], [sigma, sigma])  # noqa: E731
@@ -280,6 +309,8 @@ def hybrid_image(
         denoiser.encode(prompt_high),
         denoiser.encode(""),
     )
+    if x_T is not None:
+        check_image(denoiser, x_T, "x_T", noisy=True)
     x_t = x_T if x_T is not None else _noise(denoiser, batch, generator)
     abar = denoiser.alphas_cumprod
     for t, t_prime in tqdm(pairs(strided_timesteps()), disable=not progress, leave=False):
