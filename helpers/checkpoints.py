@@ -17,8 +17,8 @@ from torch import nn
 
 from helpers.data import _sha256, mnist_tensors
 from helpers.metrics import DigitClassifier
+from helpers.pretrained import PretrainedClassUNet, PretrainedTimeUNet, PretrainedUNet
 from helpers.training import RECIPES, TrainConfig, load_run, train
-from helpers.unet import ClassConditionalUNet, TimeConditionalUNet, UnconditionalUNet
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "assets" / "checkpoints"
 NAMES = {  # recipe -> checkpoint name prefix
@@ -27,9 +27,13 @@ NAMES = {  # recipe -> checkpoint name prefix
     "class": "class_ddpm",
     "offline": "offline_digits",
 }
+# a manifest's architecture -> the given network that loads it (helpers/pretrained.py): shipped
+# models never need the UNets students write in helpers/unet.py, which share the same names
 ARCHITECTURES = {
-    cls.__name__: cls
-    for cls in (UnconditionalUNet, TimeConditionalUNet, ClassConditionalUNet, DigitClassifier)
+    "UnconditionalUNet": PretrainedUNet,
+    "TimeConditionalUNet": PretrainedTimeUNet,
+    "ClassConditionalUNet": PretrainedClassUNet,
+    "DigitClassifier": DigitClassifier,
 }
 
 
@@ -74,6 +78,8 @@ def load_checkpoint(
 ) -> nn.Module:
     """The model of a shipped checkpoint (by name) or of a .safetensors file, in eval mode, float32.
 
+    The network is the given one of helpers/pretrained.py (or metrics.DigitClassifier), never
+    the student's helpers/unet.py: what a notebook only loads runs before that is written.
     Verifies the weights against the sha256 in the manifest and raises ValueError saying what is
     wrong (missing, corrupt, changed, or not matching its architecture) and how to repair it.
     The manifest is attached to the model as `model.manifest`.

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
-from helpers.schedule import alphas_cumprod, cosine_betas
+from helpers.pretrained import cosine_alphas_cumprod
 
 
 class Denoiser(Protocol):
@@ -52,7 +52,7 @@ class OfflineDigits:
         self.unet = unet.eval()
         self.checkpoint = getattr(unet, "manifest", {}).get("sha256", "not a shipped checkpoint")
         self.T = T
-        self.alphas_cumprod = alphas_cumprod(cosine_betas(T))
+        self.alphas_cumprod = cosine_alphas_cumprod(T)  # given, like IF's: not the student's
 
     @staticmethod
     def prompts() -> list[str]:

@@ -7,6 +7,7 @@ import torch
 
 from helpers import checkpoints
 from helpers.data import mnist_tensors
+from helpers.pretrained import PretrainedClassUNet
 from helpers.unet import ClassConditionalUNet, TimeConditionalUNet
 
 
@@ -72,7 +73,7 @@ def test_course_models_come_from_the_shipped_checkpoints():
     epoch = latest_epoch("class")
     models, config, history = course_models("class", [epoch])
     assert config.model == "class" and config.T == 300
-    assert isinstance(models[epoch], ClassConditionalUNet) and not models[epoch].training
+    assert isinstance(models[epoch], PretrainedClassUNet) and not models[epoch].training
     assert len(history) == epoch * 469  # one loss per batch of 128 over 60,000 digits
     with pytest.raises(ValueError, match="no checkpoint .*denoiser_epoch99"):
         course_models("denoiser", [99])

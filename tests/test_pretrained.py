@@ -1,0 +1,60 @@
+"""The given networks (helpers/pretrained.py) are the course UNets: same names, same outputs."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import helpers
+from helpers import checkpoints, pretrained, unet
+
+PAIRS = [  # (the course UNet students write, the given network, constructor kwargs)
+    (unet.UnconditionalUNet, pretrained.PretrainedUNet, {"num_hiddens": 6}),
+    (unet.TimeConditionalUNet, pretrained.PretrainedTimeUNet, {"num_hiddens": 6}),
+    (unet.ClassConditionalUNet, pretrained.PretrainedClassUNet, {"num_hiddens": 6}),
+]
+
+
+def _inputs(model: torch.nn.Module, B: int = 4) -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    x, t = torch.randn(B, 1, 28, 28, generator=g), torch.rand(B, generator=g)
+    c, mask = torch.randint(0, 10, (B,), generator=g), torch.tensor([1.0, 0.0, 1.0, 0.0])
+    if isinstance(model, unet.ClassConditionalUNet):
+        return [x, c, t, mask]
+    return [x, t] if isinstance(model, unet.TimeConditionalUNet) else [x]
+
+
+@pytest.mark.parametrize("course, given, kwargs", PAIRS, ids=lambda p: getattr(p, "__name__", ""))
+def test_the_given_network_equals_the_course_unet_on_the_same_weights(course, given, kwargs):
+    torch.manual_seed(0)
+    solution = course(**kwargs)
+    with torch.no_grad():  # random BatchNorm statistics, so that they matter
+        for module in solution.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.normal_()
+                module.running_var.uniform_(0.5, 2)
+    model = given(**kwargs)
+    assert sorted(model.state_dict()) == sorted(solution.state_dict())
+    model.load_state_dict(solution.state_dict())
+    inputs = _inputs(solution.eval())
+    with torch.no_grad():
+        assert torch.equal(model.eval()(*inputs), solution(*inputs))
+
+
+@pytest.mark.parametrize("name", [n for n in checkpoints.available() if n != "digit_classifier"])
+def test_every_shipped_unet_loads_into_the_given_network_with_the_solutions_outputs(name):
+    path = checkpoints.checkpoint_path(name)
+    manifest = json.loads(path.with_suffix(".json").read_text())
+    solution = getattr(unet, manifest["architecture"])(**manifest["kwargs"])
+    solution.load_state_dict({k: v.float() for k, v in load_file(path).items()})
+    model = checkpoints.load_checkpoint(name)
+    assert not isinstance(model, unet.UnconditionalUNet)  # given, not the students' class
+    inputs = _inputs(solution.eval())
+    with torch.no_grad():
+        assert torch.equal(model(*inputs), solution(*inputs))
+
+
+def test_the_offline_schedule_is_the_cosine_schedule_students_write():
+    expected = helpers.alphas_cumprod(helpers.cosine_betas(1000))
+    assert torch.equal(pretrained.cosine_alphas_cumprod(1000), expected)
