@@ -7,7 +7,7 @@ text encoder and precomputes prompt embeddings; here each prompt's T5 embedding 
 need no T5 at all.
 
 Getting the weights: accept the licence on the model card of DeepFloyd/IF-I-XL-v1.0 on Hugging
-Face, create an access token, run `huggingface-cli login`, and have a CUDA GPU (about 16 GB for
+Face, create an access token, run `hf auth login`, and have a CUDA GPU (about 16 GB for
 stage I with the text encoder, less without it). Or pass a local directory holding the pipeline.
 """
 
@@ -23,8 +23,9 @@ STAGE_2 = "DeepFloyd/IF-II-L-v1.0"
 DEFAULT_CACHE = Path(__file__).resolve().parent.parent / "data" / "prompt_embeddings"
 HOW_TO = (
     "To use DeepFloyd IF: accept the licence on https://huggingface.co/DeepFloyd/IF-I-XL-v1.0, run"
-    " `huggingface-cli login` with an access token, and use a machine with a CUDA GPU; or pass a"
-    " local directory that holds the pipeline. The notebooks fall back to the offline model."
+    " `hf auth login` with an access token (`huggingface-cli login` with huggingface_hub before"
+    " 1.0), and use a machine with a CUDA GPU; or pass a local directory that holds the pipeline."
+    " The notebooks fall back to the offline model."
 )
 
 
@@ -153,15 +154,16 @@ def load_deepfloyd(
     do. An explicit device (e.g. "cpu" for a tiny test pipeline) is used as given, in float32
     unless dtype says otherwise.
     """
-    from diffusers import DiffusionPipeline
-
-    if device is None:
+    if device is None:  # decided before importing diffusers, which takes up to a minute
         if not torch.cuda.is_available():
             raise DeepFloydUnavailable(
                 f"DeepFloyd IF needs a CUDA GPU and none was found.\n{HOW_TO}"
             )
         device = "cuda"
     device = torch.device(device)
+    print(f"loading DeepFloyd IF from {source} (importing diffusers takes a while) ...")
+    from diffusers import DiffusionPipeline
+
     dtype = dtype or (torch.float16 if device.type == "cuda" else torch.float32)
     pipe = _from_pretrained(DiffusionPipeline, source, dtype).to(device)
     return DeepFloydIF(pipe, str(source), Path(cache_dir or DEFAULT_CACHE))

@@ -1,6 +1,8 @@
 """Part A algorithms on the offline backend (a tiny random UNet): equivalences, invariants, errors,
 and the learned-range variance pinned against diffusers' DDPMScheduler."""
 
+import sys
+
 import pytest
 import torch
 from diffusers import DDPMScheduler
@@ -195,3 +197,12 @@ def test_bad_inputs_get_clear_errors(denoiser):
 def test_offline_prompts_map_to_classes(denoiser):
     assert denoiser.encode("a handwritten 7") == 7 and denoiser.encode("7") == 7
     assert denoiser.encode("") is None and denoiser.encode("a high quality photo") is None
+
+
+def test_without_a_gpu_deepfloyd_is_refused_before_importing_diffusers(monkeypatch):
+    from helpers import deepfloyd
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setitem(sys.modules, "diffusers", None)  # any import of diffusers now fails
+    with pytest.raises(deepfloyd.DeepFloydUnavailable, match="needs a CUDA GPU"):
+        deepfloyd.load_deepfloyd()
