@@ -76,17 +76,16 @@ def plot_loss(history: list[float], title: str, log: bool = True, smooth: int = 
     return fig
 
 
-def save_figure(fig, path: str | Path, caption: str, **facts) -> Path:
+def save_figure(fig, path: str | Path, caption: str, **facts) -> None:
     """Save fig as a reproducible PNG and a caption record path.json for the gallery.
 
     facts: what the gallery shows beside the figure, e.g. notebook, section, equation, backend,
-    seed, checkpoint. Returns the PNG's path.
+    seed, checkpoint. Returns None, so that a notebook cell ending in a save shows no path.
     """
     path = Path(path).with_suffix(".png")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, metadata={"Software": None})
     _write_record(path, caption, facts)
-    return path
 
 
 def _write_record(path: Path, caption: str, facts: dict) -> None:
@@ -106,7 +105,7 @@ def save_animation(
     scale: int = 4,
     ms: int = 80,
     **facts,
-) -> Path:
+) -> None:
     """Save a list of image grids (C, H, W) as a looping GIF, each frame `ms` milliseconds.
 
     With a caption, also writes the gallery's record beside it (as `save_figure` does).
@@ -125,7 +124,6 @@ def save_animation(
             picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
         )
     pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=ms, loop=0)
-    return path
 
 
 def saver(out_dir: str | Path, **facts):
@@ -134,10 +132,11 @@ def saver(out_dir: str | Path, **facts):
     fig may also be a list of frames (C, H, W), saved as a GIF by `save_animation`.
     """
 
-    def save(fig, name: str, caption: str, **more) -> Path:
+    def save(fig, name: str, caption: str, **more) -> None:
         merged = facts | more  # a figure's own facts win over the notebook's
         if isinstance(fig, list):  # frames of an animation
-            return save_animation(fig, Path(out_dir) / name, caption, **merged)
-        return save_figure(fig, Path(out_dir) / name, caption, **merged)
+            save_animation(fig, Path(out_dir) / name, caption, **merged)
+        else:
+            save_figure(fig, Path(out_dir) / name, caption, **merged)
 
     return save

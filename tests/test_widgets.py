@@ -1,4 +1,4 @@
-"""Widgets: moving a slider re-renders its image (callbacks run without a kernel)."""
+"""Widgets: moving a slider re-renders its image (no kernel needed); what cells display."""
 
 import torch
 
@@ -26,3 +26,16 @@ def test_float_ranges_get_a_float_slider():
     slider, image = box.children
     slider.value = 7.5
     assert bytes(image.value) == png_bytes(torch.full((1, 4, 4), 0.75))
+
+
+def test_a_cell_ending_in_a_save_displays_nothing(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from helpers.plots import saver
+
+    save = saver(tmp_path, notebook="X1")
+    fig = plt.figure()
+    assert save(fig, "x1_figure", "a caption") is None  # IPython shows no PosixPath line
+    assert save([torch.zeros(1, 4, 4)] * 2, "x1_animation", "frames") is None
+    plt.close(fig)
+    assert {p.name for p in tmp_path.iterdir()} >= {"x1_figure.png", "x1_animation.gif"}
