@@ -57,13 +57,15 @@ def run() -> Path:
     """Grade /autograder/submission and write /autograder/results/results.json."""
     from instructor.grade import grade_one
     from instructor.release import stub_helpers
+    from instructor.sandbox import Zygote
 
     root = Path(os.environ.get("AUTOGRADER_ROOT", "/autograder"))
     results_dir = root / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="gradescope-") as work:
         base = stub_helpers(Path(work) / "base")
-        results = grade_one(root / "submission", Path(work) / "out", base)
+        with Zygote(base) as zygote:
+            results = grade_one(root / "submission", Path(work) / "out", base, zygote, "submission")
     target = results_dir / "results.json"
     target.write_text(json.dumps(results, indent=1) + "\n")
     print(f"score {results['score']}; wrote {target}")

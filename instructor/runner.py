@@ -1,25 +1,40 @@
 """The untrusted side of grading: runs inside the sandbox, next to one student's helpers.
 
-It reads requests on stdin and writes replies to the pipe that was its stdout; the student's own
-prints go to a log file instead. Requests and replies are data only (a JSON header plus a
-safetensors blob, never pickle): the runner receives inputs, returns tensors and numbers, and
-knows nothing about expected values.
+One zygote per grading worker imports torch and the helpers' third-party modules once, then
+forks one child per submission. The child enters namespaces of its own (user, mount, PID, IPC,
+network), writes the submission's files into a private size-capped tmpfs, imports them and
+answers requests on a socket that the trusted side handed over for this child alone; the
+student's prints go to a pipe the trusted side reads with a bound. Requests and replies are data
+only (a JSON header plus a safetensors blob, never pickle), sizes capped before allocation:
 
     {"op": "call", "name": "ddpm_step", "args": [...], "kwargs": {...}}
-    {"op": "module", "name": "TimeConditionalUNet", "init": {...}, "seed": 0, "inputs": [...],
-     "train": false}
+    {"op": "module", "name": "TimeConditionalUNet", "init": {...}, "inputs": [...],
+     "train": false, "weights": [[signature, {key: tensor}], ...]}
 This file is self-contained (torch and safetensors only) because it is the only grader file the
-sandbox can see; the trusted side imports `pack` and `unpack` from it too.
+sandbox can see; the trusted side imports `pack` and `read_message` from it too.
 """
 
+import ctypes
+import io
 import json
 import os
+import signal
+import socket
 import struct
 import sys
+import time
 import traceback
 
 import torch
 from safetensors.torch import load, save
+
+ROOT = "/submission"  # where the submission lives; frames under it are the student's
+MAX_HEADER = 1 << 20  # bytes of JSON in one message
+MAX_BLOB = 256 << 20  # bytes of tensors in one message
+
+
+class MessageError(ValueError):
+    """A message over the size caps or malformed: the peer is not to be trusted."""
 
 
 def _encode(obj, tensors):
@@ -45,7 +60,7 @@ def _decode(obj, tensors):
         if "__tensor__" in obj:
             return tensors[obj["__tensor__"]]
         if "__generator__" in obj:
-            return torch.Generator().manual_seed(obj["__generator__"])
+            return torch.Generator().manual_seed(int(obj["__generator__"]))
         return {k: _decode(v, tensors) for k, v in obj.items()}
     if isinstance(obj, list):
         return [_decode(x, tensors) for x in obj]
@@ -60,21 +75,83 @@ def pack(obj) -> bytes:
     return struct.pack("<QQ", len(header), len(blob)) + header + blob
 
 
-def read_message(stream):
-    """One packed message from a binary stream, or None at its end."""
-    sizes = stream.read(16)
-    if len(sizes) < 16:
+def _read_exactly(stream, n: int) -> bytes:
+    chunks, left = [], n
+    while left:
+        chunk = stream.read(min(left, 1 << 20))
+        if not chunk:
+            raise MessageError(f"the message ended {left} bytes early")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_message(stream, max_blob: int = MAX_BLOB, sizes: bytes | None = None):
+    """One packed message from a binary stream, or None at its end; sizes checked first."""
+    sizes = stream.read(16) if sizes is None else sizes
+    if not sizes:
         return None
+    if len(sizes) < 16:
+        raise MessageError("a message ended inside its size header")
     n_header, n_blob = struct.unpack("<QQ", sizes)
-    header = json.loads(stream.read(n_header))
-    tensors = load(stream.read(n_blob)) if n_blob else {}
+    if n_header > MAX_HEADER or n_blob > max_blob:
+        raise MessageError(f"a message of {n_header + n_blob:,} bytes is over the limit")
+    header = json.loads(_read_exactly(stream, n_header))
+    tensors = load(_read_exactly(stream, n_blob)) if n_blob else {}
     return _decode(header, tensors)
+
+
+# ---- the child: one submission -----------------------------------------------------------
+
+
+def _leaves(model, inputs):
+    """The model's leaf modules that hold state, in the order its forward first calls them."""
+    order, hooks = [], []
+    for module in model.modules():
+        if not list(module.children()) and module.state_dict():
+            hooks.append(module.register_forward_hook(lambda m, i, o: order.append(m)))
+    with torch.no_grad():
+        model(*inputs)
+    for hook in hooks:
+        hook.remove()
+    seen = []
+    for module in order:
+        if not any(module is s for s in seen):
+            seen.append(module)
+    return seen
+
+
+def signature(module) -> str:
+    """A leaf's type and the shapes of its state, e.g. 'Conv2d weight:8,1,3,3 bias:8'."""
+    state = ",".join(f"{k}:{'x'.join(map(str, v.shape))}" for k, v in module.state_dict().items())
+    return f"{type(module).__name__} {state}"
+
+
+def load_by_structure(model, inputs, weights) -> None:
+    """Give model the weights of a reference network, layer by layer in the order of calls.
+
+    weights: [[signature, {key: tensor}], ...] in the reference's call order. Layers of one
+    signature are paired in call order, so names and definition order do not matter.
+    """
+    mine = _leaves(model, inputs)
+    wanted = [w[0] for w in weights]
+    got = [signature(m) for m in mine]
+    if sorted(got) != sorted(wanted):
+        raise ValueError(
+            "your network's layers differ from the course architecture: it calls "
+            f"{len(got)} layers with state where the course's calls {len(wanted)}"
+        )
+    queues = {}
+    for sig, state in weights:
+        queues.setdefault(sig, []).append(state)
+    for module, sig in zip(mine, got, strict=True):
+        module.load_state_dict(queues[sig].pop(0))
 
 
 def handle(request):
     import helpers  # the student's package, first on sys.path
 
-    if request["op"] == "ping":  # start-up: torch is imported, now the student's package
+    if request["op"] == "ping":  # start-up: the student's package is imported
         return True
     if request["op"] == "call":
         function = getattr(helpers, request["name"])
@@ -82,37 +159,218 @@ def handle(request):
     if request["op"] == "module":
         from helpers import unet
 
-        torch.manual_seed(request.get("seed", 0))
+        torch.manual_seed(0)
         model = getattr(unet, request["name"])(**request.get("init", {}))
+        inputs = request.get("inputs", [])
         model.train(request.get("train", False))
+        if request.get("weights") is not None:
+            load_by_structure(model, inputs, request["weights"])
         with torch.no_grad():
-            output = model(*request.get("inputs", []))
-        return {"output": output, "num_parameters": sum(p.numel() for p in model.parameters())}
+            output = model(*inputs)
+        shapes = [list(p.shape) for p in model.parameters()]
+        return {"output": output, "parameter_shapes": shapes}
     raise ValueError(f"unknown op {request['op']!r}")
 
 
-def main():
-    sys.path.insert(0, sys.argv[1])  # the submission
-    replies = os.fdopen(os.dup(1), "wb")
-    log = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.dup2(log, 1)  # student prints go to the log, never into the replies
-    os.dup2(log, 2)
-    requests = sys.stdin.buffer
-    while (request := read_message(requests)) is not None:
+def serve(channel: socket.socket) -> None:
+    """Answer requests on channel until it closes; every error is reported, none escapes."""
+    stream = channel.makefile("rwb")
+    while (request := read_message(stream)) is not None:
         try:
             reply = {"ok": True, "result": handle(request)}
         except BaseException as error:  # noqa: BLE001 - everything the student raises is reported
             frames = traceback.extract_tb(error.__traceback__)
-            theirs = [f for f in frames if not f.filename.endswith("runner.py")]  # the student's
-            where = "".join(traceback.format_list(theirs[-4:]))
-            reply = {"ok": False, "error": f"{type(error).__name__}: {error}", "traceback": where}
+            theirs = [f for f in frames if f.filename.startswith(ROOT + "/")]  # the student's
+            where = ""
+            if isinstance(error, SyntaxError) and str(error.filename).startswith(ROOT + "/"):
+                where = f"{os.path.relpath(error.filename, ROOT)}:{error.lineno}"
+            elif theirs:
+                frame = theirs[-1]
+                where = f"{os.path.relpath(frame.filename, ROOT)}:{frame.lineno}: {frame.line}"
+            reply = {"ok": False, "error": type(error).__name__, "where": where}
+        sys.stdout.flush()
+        sys.stderr.flush()
         try:
             message = pack(reply)
         except TypeError as error:
-            message = pack({"ok": False, "error": f"TypeError: {error}", "traceback": ""})
-        replies.write(message)
-        replies.flush()
+            message = pack({"ok": False, "error": f"TypeError: {error}", "where": ""})
+        stream.write(message)
+        stream.flush()
+
+
+# ---- namespaces -------------------------------------------------------------------------
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
+MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 1 << 12, 1 << 14, 1 << 18
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
+LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _mount(source: str, target: str, fstype: str, flags: int = 0, data: str = "") -> None:
+    _check(
+        LIBC.mount(source.encode(), target.encode(), fstype.encode(), flags, data.encode()),
+        f"mount {target}",
+    )
+
+
+def enter_namespaces(scratch_bytes: int) -> None:
+    """Own user, mount, PID, IPC, UTS and network namespaces; fresh size-capped tmpfs at ROOT
+    (TMPDIR is ROOT/tmp) and /dev/shm. Mounts inherited from the zygote's sandbox stay
+    read-only and locked."""
+    uid, gid = os.geteuid(), os.getegid()
+    LIBC.prctl(PR_SET_DUMPABLE, 1)  # the zygote is not; the child must write its own maps
+    flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+    _check(LIBC.unshare(flags | CLONE_NEWNET), "unshare")
+    for name, text in (
+        ("setgroups", "deny"),
+        ("uid_map", f"{uid} {uid} 1"),
+        ("gid_map", f"{gid} {gid} 1"),
+    ):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
+    _mount("none", "/", "", MS_REC | MS_PRIVATE)
+    for target in (ROOT, "/dev/shm"):
+        _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={scratch_bytes},mode=0777")
+
+
+def drop_capabilities() -> None:
+    """No capability left, in any namespace, and none to regain (no_new_privs)."""
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable (x2): all empty
+    _check(LIBC.capset(header, data), "capset")
+    _check(LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+
+
+def child(files: dict, channel: socket.socket, log_fd: int, limits: dict, isolate: bool) -> None:
+    """Run one submission: files {relative path: source} under ROOT/helpers; never returns."""
+    import resource
+
+    global ROOT
+    try:
+        LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if isolate:
+            enter_namespaces(limits["scratch_bytes"])
+            if os.fork():  # this process waits; its child is PID 1 of the new namespace
+                os._exit(os.wait()[1] >> 8)
+            LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)
+            drop_capabilities()
+        else:
+            import tempfile
+
+            ROOT = tempfile.mkdtemp(prefix="submission-")
+        for relative, text in files.items():
+            path = os.path.join(ROOT, "helpers", relative)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(text)
+        os.makedirs(os.path.join(ROOT, "tmp"), exist_ok=True)
+        os.chdir(ROOT)
+        os.environ |= {"HOME": ROOT, "TMPDIR": os.path.join(ROOT, "tmp")}
+        try:
+            with open("/proc/self/oom_score_adj", "w") as f:  # first to go when memory is out
+                f.write("1000")
+        except OSError:
+            pass
+        for name, value in limits["rlimits"].items():
+            resource.setrlimit(getattr(resource, name), (value, value))
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(log_fd)
+        sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", 0), write_through=True)
+        sys.stderr = sys.stdout
+        for name in [m for m in sys.modules if m == "helpers" or m.startswith("helpers.")]:
+            del sys.modules[name]  # the zygote's copy was the stubbed base: import theirs
+        sys.path.insert(0, ROOT)
+        serve(channel)
+        code = 0
+    except BaseException:  # noqa: BLE001 - a child never returns into the zygote's loop
+        traceback.print_exc()
+        code = 1
+    os._exit(code)
+
+
+# ---- the zygote: one per grading worker ---------------------------------------------------
+
+
+def zygote(control_fd: int, base: str, sandboxed: bool) -> None:
+    """Import once, then on each 'open' fork a child for one submission; 'kill' ends it."""
+    LIBC.prctl(PR_SET_DUMPABLE, 0)  # children cannot trace or read the zygote
+    torch.set_num_threads(1)
+    sys.path.insert(0, base)
+    import helpers  # noqa: F401 - the stubbed base: loads torchvision, numpy, PIL once
+
+    nested = sandboxed and _namespaces_work()
+
+    control = socket.socket(fileno=control_fd)
+    children = set()
+    while True:
+        request, fds = receive(control)
+        if request is None:
+            break
+        for pid in list(children):  # reap what has ended
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                children.discard(pid)
+        if request["op"] == "hello":
+            reply = {"ok": True, "nested": nested}
+        elif request["op"] == "open" and len(fds) == 2:
+            channel, log_fd = socket.socket(fileno=fds[0]), fds[1]
+            pid = _fork_retrying()
+            if pid == 0:
+                control.close()
+                child(request["files"], channel, log_fd, request["limits"], nested)
+            channel.close()
+            os.close(log_fd)
+            children.add(pid)
+            reply = {"ok": True, "pid": pid}
+        elif request["op"] == "kill":
+            for pid in list(children):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                children.discard(pid)
+            reply = {"ok": True}
+        else:
+            reply = {"ok": False, "error": f"unknown op {request['op']!r}"}
+        control.sendall(pack(reply))
+
+
+def receive(control: socket.socket):
+    """One message and the file descriptors sent with its first bytes, or (None, [])."""
+    sizes, fds, _, _ = socket.recv_fds(control, 16, 4)
+    if not sizes:
+        return None, []
+    stream = control.makefile("rb", buffering=0)  # no read-ahead into the next message's fds
+    return read_message(stream, sizes=sizes + _read_exactly(stream, 16 - len(sizes))), fds
+
+
+def _namespaces_work() -> bool:
+    """Whether a child can make the namespaces of `enter_namespaces` here (tried in a fork)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            enter_namespaces(1 << 20)
+            os._exit(0)
+        except BaseException:  # noqa: BLE001
+            traceback.print_exc()
+            os._exit(1)
+    return os.waitpid(pid, 0)[1] == 0
+
+
+def _fork_retrying() -> int:
+    for attempt in range(50):  # a killed fork bomb's processes take a moment to go
+        try:
+            return os.fork()
+        except BlockingIOError:
+            time.sleep(0.1 * (attempt + 1))
+    return os.fork()
 
 
 if __name__ == "__main__":
-    main()
+    zygote(int(sys.argv[1]), sys.argv[2], sys.argv[3] == "isolate")

@@ -65,7 +65,7 @@ BAD = {
         "cfg",
         f"text = open('{REPO}/instructor/grading/test_core_math.py').read()\n" + CFG,
         FULL - 1 if ISOLATED else FULL,  # without bubblewrap the grader says it is not isolated
-        "No such file" if ISOLATED else "NOT ISOLATED",
+        "FileNotFoundError" if ISOLATED else "NOT ISOLATED",
     ),
     "monkeypatches": (
         "guidance.py",
