@@ -112,7 +112,8 @@ def load_checkpoint(
         )
     except RuntimeError as error:
         raise ValueError(
-            f"{path} does not fit a {manifest['architecture']}{manifest['kwargs']}: {error}"
+            f"{path} does not fit a {manifest['architecture']}{manifest['kwargs']} (the given"
+            f" network of helpers/pretrained.py; parameter names as in helpers/unet.py): {error}"
         ) from error
     model.manifest = manifest
     return model.to(device).eval()

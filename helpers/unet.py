@@ -1,14 +1,19 @@
 """The course's UNets for 28x28 digits (part B): unconditional, time- and class-conditioned.
 
-Graph, with D = num_hiddens (shapes for a (B, 1, 28, 28) input):
-    ConvBlock(1 -> D)        e0 (B, D, 28, 28)
-    DownBlock(D -> D)        e1 (B, D, 14, 14)
-    DownBlock(D -> 2D)       e2 (B, 2D, 7, 7)
-    Flatten                     (B, 2D, 1, 1)
-    Unflatten                u0 (B, 2D, 7, 7)    <- c1 * u0 + t1   (conditioning, level 7x7)
-    UpBlock(4D -> D)  on [u0, e2]  u1 (B, D, 14, 14)  <- c2 * u1 + t2   (level 14x14)
-    UpBlock(2D -> D)  on [u1, e1]  u2 (B, D, 28, 28)
-    ConvBlock(2D -> D) on [u2, e0], then a bare Conv 3x3 (D -> 1), no BatchNorm or GELU.
+Graph, with D = num_hiddens (shapes for a (B, 1, 28, 28) input), and the attribute names:
+    conv_in    ConvBlock(1 -> D)        e0 (B, D, 28, 28)
+    down1      DownBlock(D -> D)        e1 (B, D, 14, 14)
+    down2      DownBlock(D -> 2D)       e2 (B, 2D, 7, 7)
+    flatten    Flatten                     (B, 2D, 1, 1)
+    unflatten  Unflatten                u0 (B, 2D, 7, 7)    <- c1 * u0 + t1   (level 7x7)
+    up1        UpBlock(4D -> D)  on [u0, e2]  u1 (B, D, 14, 14)  <- c2 * u1 + t2   (14x14)
+    up2        UpBlock(2D -> D)  on [u1, e1]  u2 (B, D, 28, 28)
+    conv_out   ConvBlock(2D -> D) on [u2, e0]
+    head       a bare Conv 3x3 (D -> 1), no BatchNorm or GELU
+    t_embed1, t_embed2 (FCBlock: t -> t1, t2), c_embed1, c_embed2 (FCBlock: class -> c1, c2)
+The notebooks and tools/train.py train these classes. Keep the names and the order of layers
+inside each block: a checkpoint you export (tools/checkpoints.py) is loaded by parameter name
+into the given networks of helpers/pretrained.py, as the shipped ones are.
 """
 
 import torch

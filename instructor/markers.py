@@ -1,14 +1,23 @@
 """Solution markers: `# BEGIN SOLUTION` / `# END SOLUTION` around the graded body of a function.
 
 The spelling is otter-grader's and nbgrader's. A marked block is replaced, in the student
-edition, by `raise NotImplementedError("TODO: <function>: <hint>")` at the marker's indentation;
-the hint is the first line of the enclosing function's docstring, or of its class's for methods
-such as __init__. Signatures and docstrings stay outside the markers.
+edition, at the marker's indentation, by
+
+    raise NotImplementedError(
+        "TODO: write forward (helpers/forward.py): Noise x0 to timestep t in one jump (course"
+        " Eq. A.2, DDPM Eq. 4). Check it with: make check FUNC=forward"
+    )
+
+naming the function, its file, the hint (the first line of the enclosing function's docstring,
+which names the equation, or of its class's for methods such as __init__) and the public check
+(`make check FUNC=<function>`, or the class for a method). Signatures and docstrings stay outside
+the markers.
 """
 
 import ast
 import re
 from dataclasses import dataclass
+from pathlib import PurePath
 
 BEGIN = re.compile(r"^(\s*)# BEGIN SOLUTION\s*$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
@@ -89,14 +98,48 @@ def find_blocks(source: str, filename: str = "<source>") -> list[Block]:
     return result
 
 
+LINE_LENGTH = 100  # the kit's ruff line length
+
+
+def todo_message(block: Block, filename: str) -> str:
+    """What a student reads when calling an unwritten function: name, file, hint, how to check."""
+    parts = PurePath(filename).parts
+    if "helpers" in parts:  # helpers/forward.py, wherever the kit lies
+        parts = parts[len(parts) - 1 - parts[::-1].index("helpers") :]
+    check = block.function.split(".")[0]  # a method is checked with its class
+    return (
+        f"TODO: write {block.function} ({'/'.join(parts)}): {block.hint.rstrip('.')}."
+        f" Check it with: make check FUNC={check}"
+    )
+
+
+def _raise(message: str, indent: str) -> list[str]:
+    """`raise NotImplementedError(...)` at indent, the message cut into lines that fit."""
+    width = LINE_LENGTH - len(indent) - 4 - 2  # the inner indent and the quotes
+    pieces, piece = [], ""
+    for word in message.split(" "):
+        if piece and len(_quote(f"{piece} {word}")) > width:
+            pieces.append(piece)
+            piece = " " + word
+        else:
+            piece = f"{piece} {word}" if piece else word
+    pieces.append(piece)
+    if len(pieces) == 1 and len(indent) + len(_quote(message)) + 27 <= LINE_LENGTH:
+        return [f"{indent}raise NotImplementedError({_quote(message)})\n"]
+    body = [f"{indent}    {_quote(p)}\n" for p in pieces]
+    return [f"{indent}raise NotImplementedError(\n", *body, f"{indent})\n"]
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def stub(source: str, filename: str = "<source>") -> str:
     """The student version of a source: every marked block becomes a NotImplementedError."""
     lines = source.splitlines(keepends=True)
     for block in reversed(find_blocks(source, filename)):
-        message = f"TODO: {block.function}: {block.hint}".replace("\\", "\\\\").replace('"', '\\"')
-        lines[block.begin : block.end + 1] = [
-            f'{block.indent}raise NotImplementedError("{message}")\n'
-        ]
+        message = todo_message(block, filename)
+        lines[block.begin : block.end + 1] = _raise(message, block.indent)
     return "".join(lines)
 
 

@@ -1,5 +1,7 @@
-"""The student edition: markers checked, solutions stubbed and never leaked, the kit still loads."""
+"""The student edition: markers checked, solutions stubbed and never leaked, the kit still loads,
+lint-clean, its own `make test` table, and notebooks that stop at a TODO naming the function."""
 
+import json
 import os
 import subprocess
 import sys
@@ -21,9 +23,12 @@ def f(x):
 '''
 
 
-def test_a_block_becomes_a_todo_named_after_its_function_with_its_docstring_as_hint():
-    stubbed = markers.stub(GOOD)
-    assert 'raise NotImplementedError("TODO: f: Double x (Eq. 1).")' in stubbed
+def test_a_block_becomes_a_todo_naming_function_file_equation_and_check():
+    stubbed = markers.stub(GOOD, "/kit/helpers/f.py")
+    assert (
+        'raise NotImplementedError(\n        "TODO: write f (helpers/f.py): Double x (Eq. 1).'
+        ' Check it with: make check FUNC=f"\n    )'
+    ) in stubbed
     assert (
         "return 2 * x" not in stubbed
         and '"""Double x (Eq. 1)."""' in stubbed
@@ -31,7 +36,7 @@ def test_a_block_becomes_a_todo_named_after_its_function_with_its_docstring_as_h
     )
     namespace = {}
     exec(stubbed, namespace)
-    with pytest.raises(NotImplementedError, match="TODO: f"):
+    with pytest.raises(NotImplementedError, match="TODO: write f"):
         namespace["f"](1)
 
 
@@ -62,10 +67,25 @@ def edition(tmp_path_factory):
     return out, removed
 
 
+def test_a_long_todo_is_cut_into_lines_that_fit_and_quotes_survive():
+    hint = 'A "quoted" hint that goes on and on ' * 5
+    source = GOOD.replace("Double x (Eq. 1).", hint.strip())
+    stubbed = markers.stub(source, "helpers/f.py")
+    body = stubbed[stubbed.index("y = 1") :]
+    assert max(len(line) for line in body.splitlines()) <= markers.LINE_LENGTH
+    namespace = {}
+    exec(stubbed, namespace)
+    with pytest.raises(NotImplementedError) as error:
+        namespace["f"](1)
+    expected = f"TODO: write f (helpers/f.py): {hint.strip().rstrip('.')}."
+    assert str(error.value) == expected + " Check it with: make check FUNC=f"
+
+
 def test_the_edition_leaves_out_instructor_tooling_and_keeps_the_kit(edition):
     out, removed = edition
     assert len(removed) > 50
     assert not (out / "instructor").exists() and not (out / "tests" / "instructor").exists()
+    assert not (out / "tests" / "test_pretrained.py").exists()
     for kept in (
         "helpers/__init__.py",
         "notebooks",
@@ -102,12 +122,63 @@ def test_the_edition_imports_and_its_functions_ask_to_be_written(edition):
         [sys.executable, "-c", code], cwd=out, env=env, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("TODO: linear_betas: Linear schedule")
+    assert done.stdout.startswith("TODO: write linear_betas (helpers/schedule.py): Linear schedule")
+    assert done.stdout.strip().endswith("Check it with: make check FUNC=linear_betas")
 
 
-@pytest.mark.parametrize(
-    "name", ["A2_forward_process", "B1_single_step_denoiser", "T4_math_checks"]
-)
+def test_the_edition_passes_ruff_lint_and_format(edition):
+    out, _ = edition
+    for command in (["check", "."], ["format", "--check", "."]):
+        done = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, "--no-cache"],
+            cwd=out,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert "# noqa: F841 - for your code" in (out / "helpers" / "forward.py").read_text()
+
+
+def test_the_edition_speaks_to_students(edition):
+    out, _ = edition
+    readme, makefile = (out / "README.md").read_text(), (out / "Makefile").read_text()
+    start = readme[: readme.index("## Your functions")]
+    assert "make lab" in start and "A1_sampling" in start and "make check FUNC=" in start
+    assert "For instructors" not in readme and "instructor/" not in readme
+    assert "release" not in makefile and "autograder" not in makefile
+    assert "\ncheck: setup" in makefile and "\ntest: lint" in makefile
+
+
+def test_each_student_function_carries_its_graded_points(edition):
+    out, _ = edition
+    functions = json.loads((out / "tests" / "student_functions.json").read_text())["functions"]
+    graded = release.graded_points(release.REPO / "instructor" / "grading")
+    assert sum(f["points"] for f in functions) == sum(p for p, _ in graded.values())
+    assert all(f["points"] > 0 and f["tests"] for f in functions)
+    names = {f["name"] for f in functions}
+    assert {"forward", "ddpm_step", "ddim_step", "cfg", "ClassConditionalUNet"} <= names
+
+
+def test_the_editions_make_test_passes_with_everything_todo_and_ends_with_the_table(edition):
+    out, _ = edition
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rN", "-p", "no:cacheprovider", "--functions"],
+        cwd=out,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    table = done.stdout[done.stdout.index("your function") :]
+    assert "forward                helpers/forward.py        2  TODO" in table
+    assert "0 of 15 pass their public tests, worth 0 of 24 points" in table
+    assert "failing" not in table and "passing" not in table
+
+
+PART_A = sorted(p.stem for p in (release.REPO / "notebooks").glob("A*.ipynb"))
+
+
+@pytest.mark.parametrize("name", [*PART_A, "B1_single_step_denoiser", "T4_math_checks"])
 def test_notebooks_run_until_their_first_todo(edition, name, monkeypatch):
     out, _ = edition
     monkeypatch.setenv("PYTHONPATH", str(out))  # the kernel imports the edition's helpers
@@ -124,6 +195,10 @@ def test_notebooks_run_until_their_first_todo(edition, name, monkeypatch):
     try:
         client.execute()
     except CellExecutionError as error:
-        assert error.ename == "NotImplementedError" and "TODO" in error.evalue, (
+        assert error.ename == "NotImplementedError" and "TODO: write " in error.evalue, (
             f"{error.ename}: {error.evalue}"
         )
+        assert "helpers/" in error.evalue and "make check FUNC=" in error.evalue
+        outputs = {c.source: c.get("outputs", []) for c in notebook.cells}
+        stopped = [source for source, out in outputs.items() if any("ename" in o for o in out)]
+        assert "load_backend(" not in stopped[0]  # given models load before any TODO
