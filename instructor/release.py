@@ -98,6 +98,7 @@ def lint_clean(paths: list[Path], out: Path) -> None:
     """
     if not paths:
         return
+    paths, out = [p.resolve() for p in paths], out.resolve()
     found = _ruff(
         "check", "--select", "F401,F841", "--output-format", "json", *map(str, paths), cwd=out
     )
@@ -186,7 +187,7 @@ def write_edition_files(out: Path, root: Path = REPO) -> None:
     (out / "tests" / "student_functions.json").write_text(
         json.dumps({"functions": functions}, indent=1) + "\n"
     )
-    shutil.copy(EDITION / "conftest.py", out / "tests" / "conftest.py")
+    shutil.copy(EDITION / "student_conftest.py", out / "tests" / "conftest.py")
     shutil.copy(EDITION / "Makefile", out / "Makefile")
     (out / "README.md").write_text(student_readme(functions, (root / "README.md").read_text()))
 
