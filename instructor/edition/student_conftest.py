@@ -93,6 +93,12 @@ def pytest_make_collect_report(collector):
     return report
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """A function whose test file waits for another TODO has no tests yet: not an error."""
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and _chosen(session.config):
+        session.exitstatus = pytest.ExitCode.OK
+
+
 def pytest_terminal_summary(terminalreporter, config):
     chosen = _chosen(config)
     if not chosen:
