@@ -1,4 +1,4 @@
-"""Interactive pieces for JupyterLab: a slider that re-renders an image.
+"""Interactive pieces for JupyterLab: a slider that re-renders an image, a drawing pad.
 
 The logic is a pure function `render(value) -> image tensor`; the widget only calls it when the
 slider moves and shows the PNG, so the same function is testable without a browser or kernel.
@@ -59,7 +59,8 @@ class DrawingPad:
     """A canvas to draw a digit or a sketch with the mouse; `image()` returns the drawing.
 
     The pen logic (press, move, release -> strokes) is plain Python, tested without a browser;
-    `widget()` wires it to an ipycanvas Canvas for JupyterLab.
+    `widget()` wires it to an ipycanvas canvas for JupyterLab, sized to its pixels, that shows
+    the drawing again after a page reload instead of an empty box.
     """
 
     def __init__(self, size: int = 28, pixels: int = 280, width: float = 2.5):
@@ -85,9 +86,25 @@ class DrawingPad:
 
     def clear(self, *_) -> None:
         self.strokes = []
-        if self.canvas is not None:
-            self.canvas.fill_style = "black"
-            self.canvas.fill_rect(0, 0, self.pixels, self.pixels)
+        self.redraw()
+
+    def redraw(self, *_) -> None:
+        """Paint the canvas from the stored strokes: pen settings, black paper, every stroke."""
+        if self.canvas is None:
+            return
+        from ipycanvas import hold_canvas
+
+        canvas, p = self.canvas, self.pixels
+        with hold_canvas():  # one message: the browser never sends back a half-drawn canvas
+            canvas.fill_style = "black"
+            canvas.fill_rect(0, 0, p, p)
+            canvas.stroke_style = "white"
+            canvas.line_width = self.width * p / self.size
+            canvas.line_cap = "round"
+            canvas.line_join = "round"
+            for stroke in self.strokes:
+                points = stroke if len(stroke) > 1 else stroke * 2  # a single click: a dot
+                canvas.stroke_lines([(x * p, y * p) for x, y in points])
 
     def image(self) -> Tensor:
         """The drawing as (1, 1, size, size) in [-1, 1]; light strokes on black, like MNIST."""
@@ -98,16 +115,29 @@ class DrawingPad:
         return strokes_to_image(self.strokes, self.size, self.width)
 
     def widget(self) -> widgets.VBox:
-        from ipycanvas import Canvas
+        """The canvas, exactly `pixels` wide and high (not stretched to the page), and a clear
+        button below it.
 
-        self.canvas = Canvas(width=self.pixels, height=self.pixels)
-        self.canvas.stroke_style = "white"
-        self.canvas.line_width = self.width * self.pixels / self.size
-        self.canvas.line_cap = "round"
-        self.clear()
-        self.canvas.on_mouse_down(self.press)
-        self.canvas.on_mouse_move(self.move)
-        self.canvas.on_mouse_up(self.release)
+        The drawing layer sends its pixels back to the kernel (sync_image_data), so a reloaded
+        page starts from them; it sits in a one-layer MultiCanvas because a plain Canvas view
+        does not repaint when those restored pixels arrive (ipycanvas 0.14), a MultiCanvas does.
+        """
+        from ipycanvas import MultiCanvas
+
+        side = f"{self.pixels}px"
+        board = MultiCanvas(
+            1,
+            width=self.pixels,
+            height=self.pixels,
+            layout=widgets.Layout(width=side, height=side, min_width=side, flex="none"),
+        )
+        self.canvas = board[0]  # the drawing layer
+        self.canvas.sync_image_data = True
+        self.redraw()
+        board.on_client_ready(self.redraw)  # a reloaded page also asks for the strokes again
+        board.on_mouse_down(self.press)
+        board.on_mouse_move(self.move)
+        board.on_mouse_up(self.release)
         button = widgets.Button(description="clear")
         button.on_click(self.clear)
-        return widgets.VBox([self.canvas, button])
+        return widgets.VBox([board, button], layout=widgets.Layout(width="max-content"))

@@ -39,3 +39,21 @@ def test_a_cell_ending_in_a_save_displays_nothing(tmp_path):
     assert save([torch.zeros(1, 4, 4)] * 2, "x1_animation", "frames") is None
     plt.close(fig)
     assert {p.name for p in tmp_path.iterdir()} >= {"x1_figure.png", "x1_animation.gif"}
+
+
+def test_the_drawing_pad_is_sized_to_its_pixels_and_redrawn_for_a_new_page(monkeypatch):
+    from helpers.widgets import DrawingPad
+
+    pad = DrawingPad(size=28, pixels=280)
+    pad.strokes = [[(0.5, 0.1), (0.5, 0.9)], [(0.2, 0.2)]]  # a bar and a dot
+    board, button = pad.widget().children
+    assert (board.layout.width, board.layout.height) == ("280px", "280px")  # not the page width
+    assert button.description == "clear"
+    assert pad.canvas.sync_image_data  # the browser's pixels come back for a reloaded page
+    drawn = []
+    monkeypatch.setattr(pad.canvas, "stroke_lines", drawn.append)
+    board._canvases[-1]._handle_frontend_event(None, {"event": "client_ready"}, [])  # a new page
+    assert drawn == [[(140.0, 28.0), (140.0, 252.0)], [(56.0, 56.0), (56.0, 56.0)]]
+    drawn.clear()
+    pad.clear()
+    assert pad.strokes == [] and drawn == []
