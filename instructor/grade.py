@@ -30,6 +30,17 @@ from instructor.release import stub_helpers
 from instructor.sandbox import Limits, Sandbox, Zygote, isolation
 
 GRADING_TESTS = Path(__file__).resolve().parent / "grading"
+GIVEN = "pretrained.py"  # the given networks: graded code may not borrow them
+GIVEN_WHILE_GRADING = '''"""The given networks are not available to graded code."""
+
+
+def _unavailable(*args, **kwargs):
+    raise RuntimeError("helpers.pretrained is not available while grading: write your own")
+
+
+PretrainedUNet = PretrainedTimeUNet = PretrainedClassUNet = _unavailable
+cosine_alphas_cumprod = _unavailable
+'''
 MAX_FILES, MAX_FILE_BYTES, MAX_TOTAL_BYTES = 200, 1 << 20, 8 << 20  # what a submission may hold
 MAX_ZIP_ENTRIES, MAX_ZIP_BYTES = 2000, 64 << 20
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -137,13 +148,15 @@ def lay_out(submission: Path, base: Path) -> tuple[dict[str, str], list[str]]:
     if sum(len(d) for d in found.values()) > MAX_TOTAL_BYTES:
         raise SubmissionError(f"the Python files hold more than {MAX_TOTAL_BYTES >> 20} MB")
     if not found:
-        raise SubmissionError("it holds no Python file of the helpers package")
+        raise SubmissionError("no Python file of the helpers package taken; " + "; ".join(refused))
     files = {str(p.relative_to(base)): p.read_text() for p in base.rglob("*.py")}
     for name, data in found.items():
         try:
             files[name] = data.decode()
         except UnicodeDecodeError:
             refused.append(f"{name}: not UTF-8 text")
+    if GIVEN in files:
+        files[GIVEN] = GIVEN_WHILE_GRADING
     return files, refused
 
 

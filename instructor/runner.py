@@ -127,6 +127,10 @@ def signature(module) -> str:
     return f"{type(module).__name__} {state}"
 
 
+class StructureError(ValueError):
+    """The student's network does not call the course's layers: (message, theirs, course's)."""
+
+
 def load_by_structure(model, inputs, weights) -> None:
     """Give model the weights of a reference network, layer by layer in the order of calls.
 
@@ -137,10 +141,7 @@ def load_by_structure(model, inputs, weights) -> None:
     wanted = [w[0] for w in weights]
     got = [signature(m) for m in mine]
     if sorted(got) != sorted(wanted):
-        raise ValueError(
-            "your network's layers differ from the course architecture: it calls "
-            f"{len(got)} layers with state where the course's calls {len(wanted)}"
-        )
+        raise StructureError("the layers differ from the course's", len(got), len(wanted))
     queues = {}
     for sig, state in weights:
         queues.setdefault(sig, []).append(state)
@@ -172,6 +173,20 @@ def handle(request):
     raise ValueError(f"unknown op {request['op']!r}")
 
 
+def _where(error: BaseException) -> dict:
+    """The last place in the student's files that the error passed: {"file", "line"}."""
+    if isinstance(error, SyntaxError) and str(error.filename).startswith(ROOT + "/"):
+        return {"file": os.path.relpath(error.filename, ROOT + "/helpers"), "line": error.lineno}
+    frames = traceback.extract_tb(error.__traceback__)
+    theirs = [f for f in frames if f.filename.startswith(ROOT + "/")]
+    if not theirs:
+        return {}
+    return {
+        "file": os.path.relpath(theirs[-1].filename, ROOT + "/helpers"),
+        "line": theirs[-1].lineno,
+    }
+
+
 def serve(channel: socket.socket) -> None:
     """Answer requests on channel until it closes; every error is reported, none escapes."""
     stream = channel.makefile("rwb")
@@ -179,15 +194,9 @@ def serve(channel: socket.socket) -> None:
         try:
             reply = {"ok": True, "result": handle(request)}
         except BaseException as error:  # noqa: BLE001 - everything the student raises is reported
-            frames = traceback.extract_tb(error.__traceback__)
-            theirs = [f for f in frames if f.filename.startswith(ROOT + "/")]  # the student's
-            where = ""
-            if isinstance(error, SyntaxError) and str(error.filename).startswith(ROOT + "/"):
-                where = f"{os.path.relpath(error.filename, ROOT)}:{error.lineno}"
-            elif theirs:
-                frame = theirs[-1]
-                where = f"{os.path.relpath(frame.filename, ROOT)}:{frame.lineno}: {frame.line}"
-            reply = {"ok": False, "error": type(error).__name__, "where": where}
+            reply = {"ok": False, "error": type(error).__name__, **_where(error)}
+            if isinstance(error, StructureError):
+                reply["calls"] = error.args[1:]
         sys.stdout.flush()
         sys.stderr.flush()
         try:
@@ -279,7 +288,8 @@ def child(files: dict, channel: socket.socket, log_fd: int, limits: dict, isolat
                 f.write("1000")
         except OSError:
             pass
-        for name, value in limits["rlimits"].items():
+        rlimits = limits["rlimits"] | {"RLIMIT_AS": _address_space() + limits["memory_bytes"]}
+        for name, value in rlimits.items():
             resource.setrlimit(getattr(resource, name), (value, value))
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
@@ -298,6 +308,13 @@ def child(files: dict, channel: socket.socket, log_fd: int, limits: dict, isolat
 
 
 # ---- the zygote: one per grading worker ---------------------------------------------------
+
+
+def _address_space() -> int:
+    """This process's mapped address space in bytes (torch's CUDA build maps gigabytes)."""
+    with open("/proc/self/status") as f:
+        line = next(line for line in f if line.startswith("VmSize:"))
+    return int(line.split()[1]) * 1024
 
 
 def zygote(control_fd: int, base: str, sandboxed: bool) -> None:

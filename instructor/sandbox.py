@@ -12,6 +12,7 @@ call; the next call forks a fresh child. What holds on this machine: `isolation(
 """
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -295,6 +296,7 @@ class Zygote:
             "RLIMIT_CORE": 0,
         }
         limits = {"rlimits": rlimits, "scratch_bytes": lim.scratch_bytes}
+        limits["memory_bytes"] = lim.memory_bytes
         request = {"op": "open", "files": files, "limits": limits, "isolate": self.nested}
         self.control.settimeout(lim.open_seconds)
         self._ask(request, [channel, log])
@@ -372,10 +374,25 @@ class Sandbox:
             self.close()
             raise SandboxError(f"{stage}: {problem}" if stage else problem)
         if not reply["ok"]:
-            raise StudentError(
-                str(reply.get("error", "?"))[:100], str(reply.get("where", ""))[:200]
-            )
+            raise StudentError(*self._describe(reply))
         return reply.get("result")
+
+    def _describe(self, reply: dict) -> tuple[str, str]:
+        """(error type, place in the student's code) from a failed reply, in words made here:
+        every string the child sends could carry hidden inputs, so only checked names and
+        numbers are used, and the line is quoted from the grader's copy of their file."""
+        kind = reply.get("error")
+        kind = kind if isinstance(kind, str) and re.fullmatch(r"\w{1,60}", kind) else "an error"
+        calls = reply.get("calls")
+        if kind == "StructureError" and isinstance(calls, list) and len(calls) == 2:
+            theirs, course = (int(n) if isinstance(n, int) else "?" for n in calls)
+            kind = f"its layers differ from the course's ({theirs} layers called, not {course})"
+        file, line = reply.get("file"), reply.get("line")
+        if not (isinstance(line, int) and file in self.files):
+            return kind, ""
+        lines = self.files[file].splitlines()
+        text = lines[line - 1].strip()[:120] if 0 < line <= len(lines) else ""
+        return kind, f"helpers/{file}:{line}: {text}"
 
     def output(self) -> str:
         """What the student's code printed, cut to the report's bound."""

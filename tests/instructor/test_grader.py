@@ -37,12 +37,29 @@ def submission(folder: Path, module: str = "", function: str = "", body: str = "
 
 
 CFG = "return eps_uncond + gamma * (eps_cond - eps_uncond)"
+
+
+def _trunk(old: str, new: str) -> str:
+    """The solution's UNet trunk with one piece of it replaced."""
+    lines = (REPO / "helpers" / "unet.py").read_text().splitlines()
+    block = next(b for b in markers.find_blocks("\n".join(lines)) if b.function.endswith("trunk"))
+    body = "\n".join(line[len(block.indent) :] for line in lines[block.begin + 1 : block.end])
+    assert old in body
+    return body.replace(old, new, 1)
+
+
 BAD = {
     # name: (module, function, body, expected score, words the report must contain)
     "syntax_error": ("guidance.py", "cfg", "return eps_uncond +* gamma", 0.0, "SyntaxError"),
     "import_error": ("guidance.py", "", "import no_such_module", 0.0, "ModuleNotFoundError"),
     "infinite_loop": ("guidance.py", "cfg", "while True:\n    pass", FULL - 1, "timed out"),
-    "memory_bomb": ("guidance.py", "cfg", "x = torch.ones(1 << 34)\n" + CFG, FULL - 1, "cfg"),
+    "memory_bomb": (
+        "guidance.py",
+        "cfg",
+        "x = [bytearray(1 << 20) for _ in range(16_000)]\n" + CFG,
+        FULL - 1,
+        "the process died",
+    ),
     "wrong_shape": ("forward.py", "forward", "return x0[0]", FULL - 3, "shape"),
     "nan": ("steps.py", "ddim_step", "return x_t * float('nan')", FULL - 2, "NaN"),
     "prints_megabytes": (
@@ -83,6 +100,60 @@ BAD = {
         FULL - 3,
         "forward",
     ),
+    "oversized_reply": (
+        "guidance.py",
+        "cfg",
+        "import torch\nreturn torch.zeros(100_000_000)",
+        FULL - 1,
+        "refused",
+    ),
+    "floods_its_output": (
+        "guidance.py",
+        "cfg",
+        "import sys\nsys.stdout.buffer.write(open('/dev/zero', 'rb').read(50_000_000))\n" + CFG,
+        FULL,
+        "more bytes cut",
+    ),
+    "replaces_its_log_with_a_link": (
+        "guidance.py",
+        "cfg",
+        f"import os\nfor name in ('output.log', '/tmp/output.log'):\n"
+        f"    try:\n        os.symlink('{REPO}/instructor/grading/test_core_math.py', name)\n"
+        "    except OSError:\n        pass\nprint('hello')\n" + CFG,
+        FULL,
+        "hello",
+    ),
+    "plants_a_conftest": (
+        "guidance.py",
+        "cfg",
+        f"for path in ('{REPO}/conftest.py', '{REPO}/instructor/grading/conftest.py'):\n"
+        "    try:\n        open(path, 'w').write('raise SystemExit')\n"
+        "    except OSError:\n        pass\n" + CFG,
+        FULL,
+        "",
+    ),
+    "directory_bomb": (
+        "guidance.py",
+        "cfg",
+        "import os\nfor _ in range(1500):\n    os.mkdir('d')\n    os.chdir('d')\n" + CFG,
+        FULL,
+        "",
+    ),
+    "fake_unet_ignores_x": (
+        "unet.py",
+        "UnconditionalUNet.trunk",
+        _trunk("(x)", "(x * 0)"),
+        FULL - 8,
+        "wrong values",
+    ),
+    "nan_unet": (
+        "unet.py",
+        "UnconditionalUNet.trunk",
+        _trunk("return ", "return float('nan') * "),
+        FULL - 8,
+        "NaN",
+    ),
+    "unet_without_layers": ("unet.py", "UnconditionalUNet.trunk", "return x", FULL - 8, "layers"),
     "slow_but_within_limits": (
         "guidance.py",
         "cfg",
@@ -91,6 +162,70 @@ BAD = {
         "",
     ),
 }
+
+
+if ISOLATED:  # only where processes and CPU are bounded for the whole submission
+    BAD["fork_bomb"] = (
+        "guidance.py",
+        "cfg",
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
+        FULL - 1,
+        "timed out",
+    )
+    BAD["cpu_hog"] = (
+        "guidance.py",
+        "cfg",
+        "import os\nfor _ in range(4):\n    if os.fork() == 0:\n        while True:\n"
+        "            pass\n" + CFG,
+        FULL,
+        "",
+    )
+
+
+def links_and_odd_files(subs: Path) -> dict[str, tuple[float, str]]:
+    """Submissions that are or hold links, devices, FIFOs, bombs and colliding names:
+    {name: (expected score, words the report must contain)}."""
+    import os
+    import zipfile
+
+    (subs / "symlink_to_solution").symlink_to(REPO / "helpers")
+    linked = subs / "per_file_symlinks" / "helpers"
+    linked.mkdir(parents=True)
+    for path in (REPO / "helpers").glob("*.py"):
+        (linked / path.name).symlink_to(path)
+    submission(subs / "link_to_dev_zero")
+    (subs / "link_to_dev_zero" / "helpers" / "zero.py").symlink_to("/dev/zero")
+    submission(subs / "fifo_and_hard_link")
+    guidance = subs / "fifo_and_hard_link" / "helpers" / "guidance.py"
+    guidance.unlink()
+    os.mkfifo(guidance)
+    (subs.parent / "elsewhere.py").write_text("x = 1\n")
+    os.link(subs.parent / "elsewhere.py", subs / "hard_link.py")
+    with zipfile.ZipFile(subs / "zip_bomb.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("helpers/guidance.py", b"#" * (100 << 20))
+    with zipfile.ZipFile(subs / "gradebook.csv.zip", "w") as archive:
+        for path in (REPO / "helpers").glob("*.py"):
+            archive.write(path, f"helpers/{path.name}")
+        link = zipfile.ZipInfo("helpers/secret.py")
+        link.external_attr = (0o120777) << 16  # a symbolic link entry
+        archive.writestr(link, str(REPO / "instructor" / "grading" / "test_core_math.py"))
+    unet = submission(subs / "reexports_the_given_network") / "helpers" / "unet.py"
+    given = "from helpers.pretrained import PretrainedUNet as UnconditionalUNet"
+    unet.write_text(unet.read_text() + given + "  # noqa\n")
+    submission(subs / "twin")
+    (subs / "twin.zip").write_bytes((subs / "gradebook.csv.zip").read_bytes())
+    return {
+        "symlink_to_solution": (0.0, "symbolic link"),
+        "per_file_symlinks": (0.0, "symbolic link"),
+        "link_to_dev_zero": (FULL, "symbolic link"),
+        "fifo_and_hard_link": (FULL - 1, "not a regular file"),
+        "hard_link": (0.0, "hard link"),
+        "zip_bomb": (0.0, "more than"),
+        "gradebook.csv-2": (FULL, "links are not taken"),
+        "reexports_the_given_network": (FULL - 4, "RuntimeError"),
+        "twin": (FULL, ""),
+        "twin-2": (FULL, "links are not taken"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +242,25 @@ def graded(tmp_path_factory):
     for name, (module, function, body, _, _) in BAD.items():
         submission(subs / name, module, function, body)
     (subs / "not_python.zip").write_bytes(b"this is not a zip")
+    ODD.update(links_and_odd_files(subs))
+    for i in (1, 2):  # graded after the attacks
+        submission(subs / f"zz_innocent_{i}")
     OUTSIDE.unlink(missing_ok=True)
+    before = _fingerprint()
     limits = Limits(wall_seconds=15)
     grade.grade(sorted(subs.iterdir()), root / "results", workers=2, limits=limits)
+    assert _fingerprint() == before, "grading changed a file of the kit"
     return root / "results"
+
+
+ODD: dict[str, tuple[float, str]] = {}
+
+
+def _fingerprint() -> dict[str, bytes]:
+    """The grader's hidden tests with their bytes, and every conftest.py of the kit."""
+    hidden = {str(p): p.read_bytes() for p in (REPO / "instructor" / "grading").rglob("*.py")}
+    planted = {str(p): b"" for p in REPO.glob("**/conftest.py") if ".venv" not in p.parts}
+    return hidden | planted
 
 
 def _results(graded, name):
@@ -137,6 +287,23 @@ def test_each_bad_submission_gets_its_expected_score_and_a_readable_message(grad
     assert len(json.dumps(results)) < 200_000  # printed output and messages are bounded
 
 
+def test_links_devices_bombs_and_colliding_names_cost_only_their_own_tests(graded):
+    for name, (expected, words) in ODD.items():
+        results = _results(graded, name)
+        report = results["output"] + "".join(t["output"] for t in results["tests"])
+        assert results["score"] == expected, (name, report[:500])
+        assert words in report, (name, report[:500])
+    for i in (1, 2):
+        assert _results(graded, f"zz_innocent_{i}")["score"] == FULL
+
+
+def test_no_report_shows_the_hidden_tests_or_expected_values(graded):
+    for path in graded.glob("*/results.json"):
+        text = path.read_text()
+        for secret in ("271828", "314159", "BEGIN SOLUTION", "solution.", "Greatest", "SEED"):
+            assert secret not in text, (path.parent.name, secret)
+
+
 @pytest.mark.skipif(not ISOLATED, reason="needs bubblewrap")
 def test_nothing_escaped_the_sandbox(graded):
     assert not OUTSIDE.exists()
@@ -150,5 +317,5 @@ def test_results_follow_gradescopes_format_and_the_gradebook_lists_everyone(grad
         assert test["status"] in ("passed", "failed")
         assert test["visibility"] in ("hidden", "after_due_date", "after_published", "visible")
     rows = (graded / "gradebook.csv").read_text().splitlines()
-    assert len(rows) == 1 + 2 + len(BAD) + 1
+    assert len(rows) == 1 + 2 + len(BAD) + 1 + len(ODD) + 2
     assert _results(graded, "not_python")["score"] == 0
