@@ -21,12 +21,17 @@ REPO = Path(__file__).resolve().parent.parent
 SHIPPED = ["pyproject.toml", "uv.lock", "README.md", "helpers", "instructor"]
 SETUP = """#!/usr/bin/env bash
 # Run once by Gradescope while it builds the autograder image (Ubuntu, as root, with network).
+# KIT_SETUP_NO_SYSTEM=1 skips the system packages and KIT_PYTHON names the interpreter: the
+# kit's own test installs the zip this way, offline, into a clean folder.
 set -euo pipefail
-apt-get update -q
-apt-get install -y -q bubblewrap python3 python3-venv python3-pip
-python3 -m pip install -q uv==0.13.9
-cd /autograder/source
-UV_PYTHON_DOWNLOADS=automatic uv sync --locked --no-dev --python 3.11
+if [ -z "${KIT_SETUP_NO_SYSTEM:-}" ]; then
+    apt-get update -q
+    apt-get install -y -q bubblewrap python3 python3-venv python3-pip
+    python3 -m pip install -q uv==0.13.9
+fi
+cd "$(dirname "$0")"
+[ -f pyproject.toml ] || cd /autograder/source
+UV_PYTHON_DOWNLOADS=automatic uv sync --locked --no-dev --group grading --python "${KIT_PYTHON:-3.11}"
 """
 RUN = """#!/usr/bin/env bash
 # Run by Gradescope for every submission.
