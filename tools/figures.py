@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 import zmq
-from jupyter_client import KernelManager
+from jupyter_client import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -37,14 +37,15 @@ STYLE = (
 )
 
 
-def kernel_manager() -> KernelManager:
-    """A local python3 kernel whose messages are encrypted with CurveZMQ keys made here, so it
-    has no reason to warn that it runs "over TCP without encryption" (pyzmq's wheels have CURVE;
-    a libzmq without it keeps plain TCP, and the kernel's warning)."""
-    km = KernelManager(kernel_name="python3")
-    if zmq.has("curve"):
-        km.curve_publickey, km.curve_secretkey = zmq.curve_keypair()
-    return km
+class EncryptedKernelManager(AsyncKernelManager):
+    """A local kernel whose messages are encrypted with CurveZMQ keys made here, so it has no
+    reason to warn that it runs "over TCP without encryption" (pyzmq's wheels have CURVE; a
+    libzmq without it keeps plain TCP, and the kernel's warning)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if zmq.has("curve"):
+            self.curve_publickey, self.curve_secretkey = zmq.curve_keypair()
 
 
 def run_notebook(path: Path, out: Path, profile: str, timeout: int = 3600) -> float:
@@ -52,7 +53,7 @@ def run_notebook(path: Path, out: Path, profile: str, timeout: int = 3600) -> fl
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
         notebook,
-        km=kernel_manager(),
+        kernel_manager_class=EncryptedKernelManager,
         timeout=timeout,
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
