@@ -224,6 +224,9 @@ WORKER: dict = {}  # the grading worker's stubbed base and zygote, made once per
 
 
 def _start_worker(base: Path, limits: Limits | None) -> None:
+    import torch
+
+    torch.set_num_threads(1)  # one worker a core
     WORKER["base"], WORKER["zygote"] = base, Zygote(base, limits)
     WORKER["zygote"].start()
     Finalize(WORKER["zygote"], WORKER["zygote"].close, exitpriority=10)  # its cgroup too

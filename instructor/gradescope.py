@@ -31,7 +31,8 @@ if [ -z "${KIT_SETUP_NO_SYSTEM:-}" ]; then
 fi
 cd "$(dirname "$0")"
 [ -f pyproject.toml ] || cd /autograder/source
-UV_PYTHON_DOWNLOADS=automatic uv sync --locked --no-dev --group grading --python "${KIT_PYTHON:-3.11}"
+export UV_PYTHON_DOWNLOADS=automatic
+uv sync --locked --no-dev --group grading --python "${KIT_PYTHON:-3.11}"
 """
 RUN = """#!/usr/bin/env bash
 # Run by Gradescope for every submission.

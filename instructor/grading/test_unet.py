@@ -2,6 +2,8 @@
 structure (layer by layer in the order of calls, whatever the names), and must give the
 solution's outputs on hidden inputs; the parameter count is computed here."""
 
+import functools
+
 import pytest
 import torch
 
@@ -10,8 +12,10 @@ from instructor.grading.checks import close
 from instructor.runner import _leaves, signature
 
 SEED = 314159
+MASK = torch.tensor([1.0, 0.0, 1.0])  # the class kept, dropped, kept
 
 
+@functools.cache
 def _inputs(B=3, seed=0):
     g = torch.Generator().manual_seed(SEED + seed)
     return (
@@ -32,15 +36,23 @@ def _randomised(model: torch.nn.Module, seed: int) -> torch.nn.Module:
     return model
 
 
-def _check(student, name: str, init: dict, inputs: list, train: bool) -> None:
-    model = _randomised(getattr(solution, name)(**init), len(inputs))
+@functools.cache
+def _reference(name: str, init: tuple, inputs: tuple, train: bool):
+    """The solution's weights in call order, its output and parameter count (once a worker)."""
+    model = _randomised(getattr(solution, name)(**dict(init)), len(inputs))
     model.train(train)
     weights = [[signature(m), m.state_dict()] for m in _leaves(model, inputs)]
     with torch.no_grad():
         expected = model(*inputs)
+    return weights, expected, sum(p.numel() for p in model.parameters())
+
+
+def _check(student, name: str, init: dict, inputs: list, train: bool) -> None:
+    key = tuple(sorted(init.items()))
+    weights, expected, parameters = _reference(name, key, tuple(inputs), train)
     got = student.module(name, init, inputs, train=train, weights=weights)
     count = sum(torch.Size(s).numel() for s in got["parameter_shapes"])
-    if count != sum(p.numel() for p in model.parameters()):
+    if count != parameters:
         pytest.fail(f"your {name} has {count} parameters, not the course's number", pytrace=False)
     close(got["output"], expected, 1e-4, f"{name}'s output")
 
@@ -66,5 +78,4 @@ def test_class_conditional_unet(student):
     """ClassConditionalUNet: the course network, with classes kept and dropped"""
     x, t, c = _inputs()
     init = {"in_channels": 1, "num_classes": 10, "num_hiddens": 8}
-    mask = torch.tensor([1.0, 0.0, 1.0])
-    _check(student, "ClassConditionalUNet", init, [x, c, t, mask], train=True)
+    _check(student, "ClassConditionalUNet", init, [x, c, t, MASK], train=True)
