@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from helpers._checks import check_prompt
+
 STAGE_1 = "DeepFloyd/IF-I-L-v1.0"
 STAGE_2 = "DeepFloyd/IF-II-L-v1.0"
 DEFAULT_CACHE = Path(__file__).resolve().parent.parent / "data" / "prompt_embeddings"
@@ -58,6 +60,7 @@ class DeepFloydIF:
         """T5 embedding (1, 77, D) of a prompt, from the disk cache or computed once and cached."""
         from safetensors.torch import load_file, save_file
 
+        check_prompt(prompt)
         path = self._cache_path(prompt)
         if not path.exists():
             if self.pipe.text_encoder is None:
