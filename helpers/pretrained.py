@@ -8,6 +8,8 @@ safetensors file fits both; wherever the course has you train a UNet (a part B n
 RETRAIN = True, tools/train.py) the kit uses yours.
 """
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -111,12 +113,16 @@ class PretrainedClassUNet(PretrainedTimeUNet):
 
 
 def cosine_alphas_cumprod(T: int = 1000) -> Tensor:
-    """abar_t of the cosine schedule (course Eq. A.2), as DeepFloyd IF's scheduler has it.
+    """abar_t of the cosine schedule (Nichol & Dhariwal 2021), as DeepFloyd IF's scheduler has it.
 
-    The offline backend's own schedule, taken from diffusers' DDPMScheduler
-    ("squaredcos_cap_v2"), the same source DeepFloyd IF's pipeline uses. float32, shape (T,).
+    abar(s) = cos^2((s + 0.008) / 1.008 * pi / 2), beta_t = min(1 - abar((t+1)/T) / abar(t/T),
+    0.999), abar_t = prod(1 - beta): diffusers' "squaredcos_cap_v2", computed the same way
+    (betas in float64, then float32, product in float32). Given, so that part A's offline model
+    runs before the student's own `cosine_betas` does. float32, shape (T,).
     """
-    from diffusers import DDPMScheduler
 
-    scheduler = DDPMScheduler(num_train_timesteps=T, beta_schedule="squaredcos_cap_v2")
-    return scheduler.alphas_cumprod.float()
+    def abar(s: float) -> float:
+        return math.cos((s + 0.008) / 1.008 * math.pi / 2) ** 2
+
+    betas = [min(1 - abar((t + 1) / T) / abar(t / T), 0.999) for t in range(T)]
+    return torch.cumprod(1.0 - torch.tensor(betas, dtype=torch.float32), dim=0)

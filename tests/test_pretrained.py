@@ -55,6 +55,11 @@ def test_every_shipped_unet_loads_into_the_given_network_with_the_solutions_outp
         assert torch.equal(model(*inputs), solution(*inputs))
 
 
-def test_the_offline_schedule_is_the_cosine_schedule_students_write():
+def test_the_offline_schedule_is_the_cosine_schedule_students_write_and_diffusers_has():
+    from diffusers import DDPMScheduler
+
     expected = helpers.alphas_cumprod(helpers.cosine_betas(1000))
     assert torch.equal(pretrained.cosine_alphas_cumprod(1000), expected)
+    for T in (1000, 37):
+        reference = DDPMScheduler(num_train_timesteps=T, beta_schedule="squaredcos_cap_v2")
+        assert torch.equal(pretrained.cosine_alphas_cumprod(T), reference.alphas_cumprod)
