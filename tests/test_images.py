@@ -174,3 +174,10 @@ def test_sizes_and_channels_are_checked():
         images.from_pil(picture, 0, 1)
     with pytest.raises(ValueError, match="size must be a positive int"):
         images.from_pil(picture, 8.0, 1)
+
+
+def test_an_image_too_big_for_pil_gets_a_clear_error(tmp_path, monkeypatch):
+    Image.new("L", (100, 100)).save(tmp_path / "bomb.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 10,000 pixels is over twice the limit
+    with pytest.raises(ValueError, match="too big for PIL to open safely.*shrink it"):
+        images.load_image(tmp_path / "bomb.png", 28, 1)
