@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -44,6 +45,7 @@ class Limits:
     start_seconds: float = 180.0  # the zygote: torch and the helpers' dependencies imported
     open_seconds: float = 60.0  # one submission's child: its helpers imported
     wall_seconds: float = 30.0  # per call
+    submission_seconds: float = 300.0  # all calls of one submission together
     cpu_seconds: int = 300  # per process
     memory_bytes: int = 4 << 30  # all processes and tmpfs of one worker's sandbox (cgroup)
     processes: int = 64  # tasks in one worker's sandbox (cgroup), threads included
@@ -334,7 +336,7 @@ class Sandbox:
 
     def __init__(self, zygote: Zygote, files: dict[str, str]):
         self.zygote, self.files, self.limits = zygote, files, zygote.limits
-        self.channel, self.logs = None, []
+        self.channel, self.logs, self.deadline = None, [], None
 
     def _open(self) -> None:
         ours, theirs = socket.socketpair()
@@ -350,6 +352,10 @@ class Sandbox:
 
     def call(self, request: dict):
         """Send one request; return the student's result, or raise SandboxError/StudentError."""
+        if self.deadline is None:
+            self.deadline = time.monotonic() + self.limits.submission_seconds
+        if time.monotonic() > self.deadline:
+            raise SandboxError(f"the submission used all its {self.limits.submission_seconds:g} s")
         if self.channel is None:
             self._open()
             self._exchange({"op": "ping"}, self.limits.open_seconds, "starting up")

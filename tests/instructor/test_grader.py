@@ -319,3 +319,13 @@ def test_results_follow_gradescopes_format_and_the_gradebook_lists_everyone(grad
     rows = (graded / "gradebook.csv").read_text().splitlines()
     assert len(rows) == 1 + 2 + len(BAD) + 1 + len(ODD) + 2
     assert _results(graded, "not_python")["score"] == 0
+
+
+def test_a_submission_has_one_time_budget_for_all_its_calls(tmp_path):
+    submission(tmp_path / "solution")
+    limits = Limits(submission_seconds=0.0)
+    grade.grade([tmp_path / "solution"], tmp_path / "results", workers=1, limits=limits)
+    results = _results(tmp_path / "results", "solution")
+    assert results["score"] == 0 and all(
+        "used all its 0 s" in t["output"] for t in results["tests"]
+    )
