@@ -97,44 +97,45 @@ def _binds(extra: dict[str, str]) -> dict[str, str]:
 def _mounts(binds: dict[str, str]) -> list[str]:
     mounts = []
     for inside, host in binds.items():
-        mounts += ["--ro-bind", _staged(host, list(binds.values())), inside]
+        mounts += ["--ro-bind", host, inside]
     for link in ("lib", "lib64", "bin"):
         if Path(f"/{link}").is_symlink():
             mounts += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
     return mounts
 
 
-STAGE = Path("/mnt")  # where a root grader shows paths that others cannot reach (e.g. /root)
-
-
-def _reachable(path: str) -> bool:
-    """Whether a user with no rights of its own can reach path (every folder above it o+x)."""
-    parents = Path(path).parents
-    return all(os.stat(p).st_mode & 0o001 for p in parents) and bool(os.stat(path).st_mode & 0o004)
-
-
-def _staged(host: str, hosts: list[str]) -> str:
-    if os.geteuid() != 0 or _reachable(host):
-        return host
-    return str(STAGE / f"kit-{hosts.index(host)}")
+def _closed_folder(path: str) -> str | None:
+    """The topmost folder on the way to path (or path itself) that a user with no rights of
+    its own cannot pass (e.g. /root, or a private temporary folder); None if all are open."""
+    for p in [*reversed(Path(path).parents), Path(path)]:
+        if not os.stat(p).st_mode & (0o001 if p.is_dir() else 0o004):
+            return str(p)
+    return None
 
 
 def _enter(cgroup: "Cgroup | None", binds: dict[str, str]) -> None:
-    """In the child before exec: into the cgroup; as root, show the unreachable paths under
-    STAGE in a private mount namespace, then become a user nobody else is."""
+    """In the child before exec: into the cgroup; as root, open the way to the paths the
+    sandbox needs in a private mount namespace (each closed folder covered by an empty one
+    holding just those paths), then become a user nobody else is."""
     if cgroup is not None:
         cgroup.add(os.getpid())
     if os.geteuid() != 0:
         return
-    hosts = list(binds.values())
-    staged = [(h, _staged(h, hosts)) for h in hosts if _staged(h, hosts) != h]
-    if staged:
+    closed = {h: _closed_folder(h) for h in binds.values()}
+    closed = {h: top for h, top in closed.items() if top}
+    if closed:
         _check(LIBC.unshare(CLONE_NEWNS), "unshare")
         _mount("none", "/", "", MS_REC | MS_PRIVATE)
-        _mount("tmpfs", str(STAGE), "tmpfs", 0, "mode=0755")
-        for host, stage in staged:
-            Path(stage).touch() if Path(host).is_file() else Path(stage).mkdir()
-            _mount(host, stage, "", MS_BIND | MS_REC)
+        handles = {h: os.open(h, os.O_PATH) for h in closed}  # reachable after covering
+        for top in sorted(set(closed.values())):
+            _mount("tmpfs", top, "tmpfs", 0, "mode=0755")
+        for host, fd in handles.items():
+            if Path(f"/proc/self/fd/{fd}").is_dir():
+                os.makedirs(host, exist_ok=True)
+            else:
+                os.makedirs(os.path.dirname(host), exist_ok=True)
+                Path(host).touch()
+            _mount(f"/proc/self/fd/{fd}", host, "", MS_BIND | MS_REC)
     uid = 200_000 + os.getpid() % 100_000  # no other process has this user
     os.setgroups([])
     os.setgid(uid)
