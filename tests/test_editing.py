@@ -9,7 +9,7 @@ from diffusers import DDPMScheduler
 
 import helpers
 from helpers import editing
-from helpers.denoiser import OfflineDigits
+from helpers.denoiser import OfflineDigits, load_backend
 from helpers.unet import ClassConditionalUNet
 
 FEW = [990, 660, 330, 90, 0]  # a short strided list keeps the loops fast
@@ -206,3 +206,11 @@ def test_without_a_gpu_deepfloyd_is_refused_before_importing_diffusers(monkeypat
     monkeypatch.setitem(sys.modules, "diffusers", None)  # any import of diffusers now fails
     with pytest.raises(deepfloyd.DeepFloydUnavailable, match="needs a CUDA GPU"):
         deepfloyd.load_deepfloyd()
+
+
+def test_the_offline_fallback_needs_no_diffusers(monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setitem(sys.modules, "diffusers", None)  # the first cell never pays its import
+    backend = load_backend("auto")
+    assert isinstance(backend, OfflineDigits)
+    assert "-> using the offline digit model" in capsys.readouterr().out
