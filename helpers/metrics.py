@@ -9,7 +9,6 @@ and real held-out digits ("real vs real").
 
 import torch
 from torch import Tensor, nn
-from torchmetrics.image.fid import FrechetInceptionDistance
 
 
 class DigitClassifier(nn.Module):
@@ -53,6 +52,8 @@ def frechet_distance(
     fake: Tensor, real: Tensor, classifier: DigitClassifier, batch_size: int = 500
 ) -> float:
     """Frechet distance of two sets of digits (N, 1, 28, 28) in [0, 1], on classifier features."""
+    from torchmetrics.image.fid import FrechetInceptionDistance  # slow to import: only here
+
     metric = FrechetInceptionDistance(feature=_Features(classifier.eval()), normalize=True)
     for images, is_real in ((real, True), (fake, False)):
         for batch in images.split(batch_size):
