@@ -1,11 +1,14 @@
-"""Training the part B models, with checkpoints every epoch and exact resume.
+"""Training the part B models, with checkpoints every epoch and every few minutes, and exact resume.
 
 One loop trains all three course models; `TrainConfig` holds the recipe. A run writes
-<out_dir>/epoch_NNN.safetensors (model, optimiser, BatchNorm statistics and RNG state, all as
-tensors) and epoch_NNN.json (config, learning-rate schedule, loss history) after every epoch.
-Calling `train` again with the same out_dir resumes after the last complete epoch, so a run
-killed mid-epoch loses at most that epoch and continues exactly as if never interrupted.
-Nothing is unpickled: safetensors holds only tensors, JSON the rest.
+<out_dir>/epoch_NNN.safetensors (model, optimiser, BatchNorm statistics and RNG states, all as
+tensors) and epoch_NNN.json (config, learning-rate schedule, loss history) after every epoch,
+and epoch_NNN_step_SSSSSS.* (the same plus the epoch's data order) every `save_every` seconds
+and when interrupted (Ctrl-C, or the notebook's stop button): the run then stops with one line
+that says what was saved. Calling `train` again with the same out_dir resumes from the newest
+checkpoint and continues exactly as if never interrupted (the same per-step losses, bit for bit
+on the same machine). Nothing is unpickled: safetensors holds only tensors, JSON the rest.
+Runs live in runs/ at the repository root (`run_dir`), for the notebooks and tools/train.py alike.
 """
 
 import contextlib
@@ -13,14 +16,17 @@ import dataclasses
 import json
 import math
 import os
+import signal
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
+from helpers.data import mnist_tensors
 from helpers.forward import forward
 from helpers.schedule import alphas_cumprod, cosine_betas, linear_betas
 from helpers.unet import ClassConditionalUNet, TimeConditionalUNet, UnconditionalUNet
@@ -56,6 +62,16 @@ RECIPES = {
     # part A's offline backend: IF's schedule (T = 1000, cosine) on [-1, 1] images
     "offline": TrainConfig("class", epochs=10, T=1000, schedule="cosine", signed=True),
 }
+
+
+RUNS = Path(__file__).resolve().parent.parent / "runs"  # git-ignored
+
+
+def run_dir(recipe: str, epochs: int | None = None) -> Path:
+    """runs/<recipe> at the repository root; runs/<recipe>_<E>ep for a recipe cut to E epochs."""
+    if epochs is None or epochs == RECIPES[recipe].epochs:
+        return RUNS / recipe
+    return RUNS / f"{recipe}_{epochs}ep"
 
 
 def build_model(config: TrainConfig) -> nn.Module:
@@ -107,6 +123,32 @@ def loss_on_batch(
     return nn.functional.mse_loss(eps_hat.float(), eps)
 
 
+@dataclass
+class RunState:
+    """What a run needs to continue: the objects that train and where in the data they are."""
+
+    config: TrainConfig
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    generator: torch.Generator  # batches, noise, t, class dropout
+    history: list[float]  # the loss of every optimiser step so far
+    epoch: int = 0  # complete epochs
+    step: int = 0  # optimiser steps done in epoch `epoch` (counted from 0)
+    order: Tensor | None = None  # (N,) this epoch's order of the images
+
+
+def new_state(config: TrainConfig, device: torch.device) -> RunState:
+    """A fresh run of the recipe: initialised model, Adam, its learning-rate schedule, RNG."""
+    torch.manual_seed(config.seed)  # parameter initialisation
+    model = build_model(config).to(device, memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    gamma = 0.1 ** (1 / config.epochs) if config.lr_decay else 1.0
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma)
+    generator = torch.Generator().manual_seed(config.seed)
+    return RunState(config, model, optimizer, scheduler, generator, [])
+
+
 def train(
     config: TrainConfig,
     images: Tensor,
@@ -115,105 +157,237 @@ def train(
     device: str | None = None,
     progress: bool = True,
     on_step=None,
+    save_every: float = 120.0,
 ) -> tuple[nn.Module, list[float]]:
     """Train (or resume) the recipe on images (N, 1, 28, 28) in [0, 1] with labels (N,).
 
-    Writes a checkpoint after every epoch to out_dir and resumes from the last one found there.
+    Checkpoints to out_dir after every epoch, every `save_every` seconds, and on an interrupt
+    (then raises TrainingInterrupted, one line); resumes from the newest checkpoint found there.
+    progress: a plain text line (no widget) and, after a few steps, the estimated time.
     on_step(epoch, step, loss), when given, is called after every optimiser step.
     Returns the model (in eval mode) and the per-step loss history.
     """
     device = pick_device(device)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(config.seed)  # parameter initialisation
-    model = build_model(config).to(device, memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    gamma = 0.1 ** (1 / config.epochs) if config.lr_decay else 1.0
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma)
-    generator = torch.Generator().manual_seed(config.seed)  # batches, noise, t, class dropout
-    abar = alphas_cumprod(config.betas()).to(device)
+    state = new_state(config, device)
+    resume(out_dir, state)
     x_all = images * 2 - 1 if config.signed else images
-    history: list[float] = []
-    start = resume(out_dir, config, model, optimizer, scheduler, generator, history)
-    steps_per_epoch = math.ceil(len(images) / config.batch_size)
-    for epoch in range(start, config.epochs):
-        model.train()
-        order = torch.randperm(len(images), generator=generator)
-        bar = tqdm(
-            range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress
-        )
-        for step in bar:
-            idx = order[step * config.batch_size : (step + 1) * config.batch_size]
+    abar = alphas_cumprod(config.betas()).to(device)
+    steps = math.ceil(len(images) / config.batch_size)  # per epoch
+    meter = Progress(config.epochs, steps, len(state.history), progress)
+    saved_at = time.monotonic()
+    with DeferInterrupt() as interrupt:
+        while state.epoch < config.epochs:
+            epoch, step = state.epoch, state.step
+            if step == 0:
+                state.order = torch.randperm(len(images), generator=state.generator)
+            idx = state.order[step * config.batch_size : (step + 1) * config.batch_size]
             x0 = x_all[idx].to(device).contiguous(memory_format=torch.channels_last)
-            with autocast(device):
-                loss = loss_on_batch(model, config, x0, labels[idx].to(device), abar, generator)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            history.append(loss.item())
-            bar.set_postfix(loss=f"{history[-1]:.4f}")
+            train_step(state, x0, labels[idx].to(device), abar)
+            state.step += 1
+            if state.step == steps:  # the epoch is complete
+                state.scheduler.step()
+                state.epoch, state.step = epoch + 1, 0
+            meter.update(state)
             if on_step is not None:
-                on_step(epoch, step, history[-1])
-        scheduler.step()
-        save_training_state(
-            out_dir, epoch + 1, config, model, optimizer, scheduler, generator, history
+                on_step(epoch, step, state.history[-1])
+            if state.step == 0 or interrupt.requested or time.monotonic() - saved_at > save_every:
+                saved = save_training_state(out_dir, state)
+                saved_at = time.monotonic()
+            if interrupt.requested:
+                raise TrainingInterrupted(stopped_message(saved, state, steps))
+    return state.model.eval(), state.history
+
+
+def train_step(state: RunState, x0: Tensor, c: Tensor, abar: Tensor) -> None:
+    """One optimiser step on the batch x0 (B, 1, 28, 28), labels c (B,); appends its loss."""
+    state.model.train()
+    with autocast(x0.device):
+        loss = loss_on_batch(state.model, state.config, x0, c, abar, state.generator)
+    state.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    state.optimizer.step()
+    state.history.append(loss.item())
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped on an interrupt after saving a checkpoint; the message says where."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [str(self)]
+
+
+def stopped_message(saved: Path, state: RunState, steps: int) -> str:
+    """The one line an interrupted run ends with: what was saved and how to resume."""
+    return (
+        f"Interrupted: saved {saved} (epoch {state.epoch + 1} of {state.config.epochs}, "
+        f"step {state.step} of {steps}). Run the same cell or command again to resume there."
+    )
+
+
+class DeferInterrupt:
+    """Within `with`, a first Ctrl-C (SIGINT) only sets `requested`: the loop saves and stops
+    after the current step. A second one interrupts at once. Off the main thread, no effect."""
+
+    def __enter__(self):
+        self.requested, self.previous = False, None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.getsignal(signal.SIGINT) or signal.default_int_handler
+            signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+class Progress:
+    """A plain text progress line, rewritten with \\r at most once a second (no widget, so a
+    notebook shows it after a reconnect too), and the time estimate after a few steps."""
+
+    SKIP, TIMED = 2, 8  # the estimate times 8 steps after 2 slower first ones
+
+    def __init__(self, epochs: int, steps: int, done: int, enabled: bool):
+        self.epochs, self.steps, self.enabled = epochs, steps, enabled
+        self.left = epochs * steps - done  # steps this call will run
+        self.count, self.start, self.shown = 0, None, 0.0
+
+    def update(self, state: RunState) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if not self.enabled:
+            return
+        if self.count == self.SKIP:
+            self.start = now
+        if self.count == self.SKIP + self.TIMED:
+            print("\r" + self.estimate((now - self.start) / self.TIMED).ljust(79), flush=True)
+        if now - self.shown >= 1 or state.step == 0:
+            rate = (self.count - self.SKIP) / (now - self.start) if self.count > self.SKIP else 0
+            end = "\n" if state.step == 0 else ""
+            print("\r" + self.line(state, rate).ljust(79), end=end, flush=True)
+            self.shown = now
+
+    def estimate(self, seconds_a_step: float) -> str:
+        total = seconds_a_step * self.left
+        length = f"{total / 60:.0f} min" if total >= 90 else f"{total:.0f} s"
+        what = f"{self.epochs} epoch" + ("s" if self.epochs > 1 else "")
+        if self.left < self.epochs * self.steps:  # resumed
+            what = f"the remaining {self.left / self.steps:.1f} of {what}"
+        return (
+            f"about {length} for {what} here ({seconds_a_step:.2f} s a step, {self.left} steps);"
+            " interrupt to save and stop"
         )
-    return model.eval(), history
+
+    def line(self, state: RunState, rate: float) -> str:
+        epoch, step = state.epoch + 1, state.step
+        if step == 0:  # the end of an epoch
+            epoch, step = state.epoch, self.steps
+        text = f"epoch {epoch}/{self.epochs} step {step}/{self.steps} loss {state.history[-1]:.4f}"
+        if rate > 0:
+            minutes = (self.left - self.count) / rate / 60
+            text += f"  {rate:.1f} steps/s, {minutes:.0f} min left"
+        return text
 
 
-def _path(out_dir: Path, epoch: int, suffix: str) -> Path:
-    return out_dir / f"epoch_{epoch:03d}.{suffix}"
+def _stem(epoch: int, step: int) -> str:
+    return f"epoch_{epoch:03d}" + (f"_step_{step:06d}" if step else "")
 
 
-def save_training_state(
-    out_dir, epoch, config, model, optimizer, scheduler, generator, history
-) -> None:
-    """Write epoch_NNN.safetensors (tensors) then epoch_NNN.json (the rest), each atomically."""
-    tensors = {f"model.{k}": v.contiguous() for k, v in model.state_dict().items()}
-    optim = optimizer.state_dict()
-    for index, state in optim["state"].items():
-        for key, value in state.items():
+def _path(out_dir: Path, epoch: int, suffix: str, step: int = 0) -> Path:
+    return out_dir / f"{_stem(epoch, step)}.{suffix}"
+
+
+def save_training_state(out_dir: Path, state: RunState) -> Path:
+    """Write <stem>.safetensors (tensors) then <stem>.json (the rest), each atomically, where the
+    stem is epoch_NNN after an epoch and epoch_NNN_step_SSSSSS mid-epoch; keeps only the newest
+    mid-epoch pair. Returns the path without suffix."""
+    tensors = {f"model.{k}": v.contiguous() for k, v in state.model.state_dict().items()}
+    optim = state.optimizer.state_dict()
+    for index, optim_state in optim["state"].items():
+        for key, value in optim_state.items():
             tensors[f"optim.{index}.{key}"] = torch.as_tensor(value).contiguous()
-    tensors["rng"] = generator.get_state()
-    tmp = _path(out_dir, epoch, "safetensors.tmp")
-    save_file({k: v.cpu() for k, v in tensors.items()}, tmp)
-    tmp.replace(_path(out_dir, epoch, "safetensors"))
+    tensors["rng"] = state.generator.get_state()
+    tensors["rng_torch"] = torch.get_rng_state()
+    if state.step:
+        tensors["order"] = state.order
     meta = {
-        "epoch": epoch,
-        "config": dataclasses.asdict(config),
+        "epoch": state.epoch,
+        "step": state.step,
+        "config": dataclasses.asdict(state.config),
         "param_groups": optim["param_groups"],
-        "scheduler": scheduler.state_dict(),
-        "loss_history": history,
+        "scheduler": state.scheduler.state_dict(),
+        "loss_history": state.history,
     }
-    tmp = _path(out_dir, epoch, "json.tmp")
-    tmp.write_text(json.dumps(meta))
-    tmp.replace(_path(out_dir, epoch, "json"))
+    _write(_path(out_dir, state.epoch, "safetensors", state.step), tensors)
+    _write(_path(out_dir, state.epoch, "json", state.step), meta)
+    for old in out_dir.glob("epoch_*_step_*"):
+        if old.name.split(".")[0] != _stem(state.epoch, state.step):
+            old.unlink(missing_ok=True)
+    return out_dir / _stem(state.epoch, state.step)
 
 
-def resume(out_dir, config, model, optimizer, scheduler, generator, history) -> int:
-    """Load the last complete epoch from out_dir, if any; return the epoch to start from."""
-    done = sorted(out_dir.glob("epoch_*.json"))
+def _write(path: Path, content: dict) -> None:
+    """Tensors as safetensors, anything else as JSON, through a temporary file."""
+    tmp = path.with_name(path.name + ".tmp")
+    if path.suffix == ".json":
+        tmp.write_text(json.dumps(content))
+    else:
+        save_file({k: v.cpu() for k, v in content.items()}, tmp)
+    tmp.replace(path)
+
+
+def resume(out_dir: Path, state: RunState) -> None:
+    """Load the newest checkpoint of out_dir into state, if there is one."""
+    done = sorted(out_dir.glob("epoch_*.json"))  # the names sort in training order
     if not done:
-        return 0
+        return
     meta = json.loads(done[-1].read_text())
-    if meta["config"] != dataclasses.asdict(config):
+    if meta["config"] != dataclasses.asdict(state.config):
         raise ValueError(
             f"{out_dir} holds a run with another recipe ({meta['config']}); use a new folder"
             " or delete the old checkpoints to start over"
         )
-    tensors = load_file(_path(out_dir, meta["epoch"], "safetensors"))
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    state: dict[int, dict[str, Tensor]] = {}
+    state.epoch, state.step = meta["epoch"], meta.get("step", 0)
+    tensors = load_file(_path(out_dir, state.epoch, "safetensors", state.step))
+    state.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    optim: dict[int, dict[str, Tensor]] = {}
     for key, value in tensors.items():
         if key.startswith("optim."):
             _, index, name = key.split(".", 2)
-            state.setdefault(int(index), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-    scheduler.load_state_dict(meta["scheduler"])
-    generator.set_state(tensors["rng"])
-    history.extend(meta["loss_history"])
-    print(f"resuming {out_dir} after epoch {meta['epoch']}")
-    return meta["epoch"]
+            optim.setdefault(int(index), {})[name] = value
+    state.optimizer.load_state_dict({"state": optim, "param_groups": meta["param_groups"]})
+    state.scheduler.load_state_dict(meta["scheduler"])
+    state.generator.set_state(tensors["rng"])
+    if "rng_torch" in tensors:
+        torch.set_rng_state(tensors["rng_torch"])
+    state.order = tensors.get("order")
+    state.history.extend(meta["loss_history"])
+    print(f"resuming {out_dir} at epoch {state.epoch + 1}, step {state.step} ({done[-1].stem})")
+
+
+def train_recipe(
+    recipe: str, epochs: int | None = None, show: tuple[int, ...] = (5, 20)
+) -> tuple[dict[int, nn.Module], TrainConfig, list[float]]:
+    """Train a course recipe here on the bundled MNIST, cut to `epochs` if given (the learning
+    rate then decays over those), in run_dir(recipe, epochs), resuming what is there.
+
+    Returns the models after each epoch of `show` the run reaches and after its last, the
+    TrainConfig and the per-step loss history (as checkpoints.course_models does).
+    """
+    config = RECIPES[recipe]
+    if epochs is not None:
+        config = dataclasses.replace(config, epochs=epochs)
+    out_dir = run_dir(recipe, config.epochs)
+    images, labels = mnist_tensors(train=True)
+    _, history = train(config, images, labels, out_dir)
+    keep = sorted({e for e in show if e < config.epochs} | {config.epochs})
+    return {e: load_run(out_dir, e)[0] for e in keep}, config, history
 
 
 def load_run(out_dir: str | os.PathLike, epoch: int, device: str = "cpu") -> tuple[nn.Module, dict]:

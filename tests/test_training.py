@@ -1,6 +1,11 @@
 """Training: the loss falls, checkpoints resume exactly, sampling loops run on trained models."""
 
 import json
+import os
+import re
+import signal
+import subprocess
+from pathlib import Path
 
 import pytest
 import torch
@@ -8,6 +13,7 @@ import torch
 import helpers
 from helpers import sampling, training
 
+REPO = Path(__file__).resolve().parent.parent
 TINY = dict(num_hiddens=8, batch_size=32, epochs=3, lr=3e-3)
 
 
@@ -16,8 +22,22 @@ def _data(n=256):
     return torch.rand(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g)
 
 
-class Interrupt(Exception):
+class Killed(Exception):
     pass
+
+
+def die():
+    raise Killed  # as if the process died
+
+
+def kill_at(epoch, step, action=die):
+    """An on_step callback that calls `action()` after the given step."""
+
+    def on_step(e, s, loss):
+        if (e, s) == (epoch, step):
+            action()
+
+    return on_step
 
 
 @pytest.mark.parametrize("model", ["denoiser", "time", "class"])
@@ -25,17 +45,89 @@ def test_killed_mid_epoch_and_resumed_matches_an_uninterrupted_run(model, tmp_pa
     config = training.TrainConfig(model, **TINY)
     images, labels = _data()
     _, reference = training.train(config, images, labels, tmp_path / "a", "cpu", progress=False)
-
-    def kill(epoch, step, loss):
-        if epoch == 1 and step == 3:
-            raise Interrupt  # as if the process died in the middle of the second epoch
-
-    with pytest.raises(Interrupt):
-        training.train(config, images, labels, tmp_path / "b", "cpu", progress=False, on_step=kill)
+    with pytest.raises(Killed):  # as if the process died in the middle of the second epoch
+        training.train(
+            config, images, labels, tmp_path / "b", "cpu", progress=False, on_step=kill_at(1, 3)
+        )
     assert sorted(p.name for p in (tmp_path / "b").glob("*.json")) == ["epoch_001.json"]
     _, resumed = training.train(config, images, labels, tmp_path / "b", "cpu", progress=False)
     assert len(resumed) == len(reference) == 3 * 8
     torch.testing.assert_close(torch.tensor(resumed), torch.tensor(reference), rtol=0, atol=0)
+
+
+def interrupt():
+    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, or a notebook's stop button
+
+
+def test_an_interrupt_saves_mid_epoch_and_resumes_to_the_same_losses(tmp_path, capsys):
+    # Exactly equal (atol = 0), not to a tolerance: the resumed run repeats the same CPU
+    # operations on the same batches from a state restored bit for bit (model, Adam moments,
+    # learning-rate schedule, RNG states, the epoch's data order and position).
+    config = training.TrainConfig("class", **TINY)  # the most randomness: class dropout too
+    images, labels = _data()
+    _, reference = training.train(config, images, labels, tmp_path / "a", "cpu", progress=False)
+    with pytest.raises(training.TrainingInterrupted) as stop:
+        training.train(
+            config,
+            images,
+            labels,
+            tmp_path / "b",
+            "cpu",
+            progress=False,
+            on_step=kill_at(1, 3, interrupt),
+        )
+    message = stop.value._render_traceback_()  # what a notebook shows: one line, no traceback
+    assert message == [
+        f"Interrupted: saved {tmp_path / 'b' / 'epoch_001_step_000004'} (epoch 2 of 3, step 4 of"
+        " 8). Run the same cell or command again to resume there."
+    ]
+    names = sorted(p.name for p in (tmp_path / "b").iterdir())
+    assert names == [
+        f"epoch_001{s}.{x}" for s in ("", "_step_000004") for x in ("json", "safetensors")
+    ]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handed back
+    _, resumed = training.train(config, images, labels, tmp_path / "b", "cpu", progress=False)
+    assert "resuming" in capsys.readouterr().out
+    assert len(resumed) == len(reference) == 3 * 8
+    torch.testing.assert_close(torch.tensor(resumed), torch.tensor(reference), rtol=0, atol=0)
+    assert not list((tmp_path / "b").glob("*_step_*"))  # superseded by the epoch checkpoints
+
+
+def test_checkpoints_every_few_seconds_keep_the_newest_and_a_kill_resumes_there(tmp_path):
+    config = training.TrainConfig("time", **TINY)
+    images, labels = _data()
+    _, reference = training.train(config, images, labels, tmp_path / "a", "cpu", progress=False)
+    with pytest.raises(Killed):
+        training.train(
+            config,
+            images,
+            labels,
+            tmp_path / "b",
+            "cpu",
+            progress=False,
+            on_step=kill_at(2, 5),
+            save_every=0,  # after every step
+        )
+    names = sorted(p.name for p in (tmp_path / "b").glob("*.json"))
+    assert names == ["epoch_001.json", "epoch_002.json", "epoch_002_step_000005.json"]
+    _, resumed = training.train(config, images, labels, tmp_path / "b", "cpu", progress=False)
+    torch.testing.assert_close(torch.tensor(resumed), torch.tensor(reference), rtol=0, atol=0)
+
+
+def test_progress_is_a_plain_text_line_with_an_estimate_first(tmp_path, capsys):
+    config = training.TrainConfig("time", **{**TINY, "epochs": 2})
+    training.train(config, *_data(), tmp_path, "cpu")
+    out = capsys.readouterr().out
+    estimate = re.search(r"\rabout \d+ (s|min) for 2 epochs here \(.* s a step, 16 steps\)", out)
+    assert estimate, out  # after the first 10 steps: 2 left out, 8 timed
+    assert re.search(r"\repoch 2/2 step 8/8 loss \d\.\d{4}.*\n$", out), out
+
+
+def test_runs_go_to_the_git_ignored_runs_folder_at_the_root():
+    assert training.run_dir("class") == REPO / "runs" / "class"
+    assert training.run_dir("time", 2) == REPO / "runs" / "time_2ep"
+    ignored = subprocess.run(["git", "check-ignore", "-q", "runs/class/x"], cwd=REPO)
+    assert ignored.returncode == 0
 
 
 def test_resume_refuses_a_folder_of_another_recipe(tmp_path):

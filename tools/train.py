@@ -1,8 +1,11 @@
 """Train one of the kit's recipes on the bundled MNIST, resuming if the output folder has a run.
 
     python tools/train.py class                 # course recipe, checkpoints in runs/class/
-    python tools/train.py time --epochs 2 --out runs/try
-Kill it at any time; the same command resumes after the last complete epoch.
+    python tools/train.py time --epochs 2       # cut to 2 epochs, in runs/time_2ep/
+    python tools/train.py time --out runs/try
+runs/ is the repository root's, the folder the notebooks' RETRAIN path uses too. Checkpoints
+are written after every epoch and every two minutes; Ctrl-C saves and stops, and the same
+command resumes there (a killed run resumes from its last checkpoint).
 """
 
 import argparse
@@ -11,7 +14,7 @@ import dataclasses
 import torch
 
 from helpers.data import mnist_tensors
-from helpers.training import RECIPES, train
+from helpers.training import RECIPES, TrainingInterrupted, run_dir, train
 
 
 def main() -> None:
@@ -19,8 +22,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("recipe", choices=sorted(RECIPES))
-    parser.add_argument("--out", help="checkpoint folder (default: runs/<recipe>)")
-    parser.add_argument("--epochs", type=int, help="override the recipe's epoch count")
+    parser.add_argument("--out", help="checkpoint folder (default: runs/<recipe>[_<E>ep])")
+    parser.add_argument("--epochs", type=int, help="cut the recipe to this many epochs")
+    parser.add_argument("--save-every", type=float, default=120, help="seconds (default 120)")
     parser.add_argument("--device", help="cuda, mps or cpu (default: the fastest available)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
     args = parser.parse_args()
@@ -29,9 +33,13 @@ def main() -> None:
     config = RECIPES[args.recipe]
     if args.epochs:
         config = dataclasses.replace(config, epochs=args.epochs)
-    print(f"recipe {args.recipe}: {config}")
+    out = args.out or run_dir(args.recipe, config.epochs)
+    print(f"recipe {args.recipe}: {config}, checkpoints in {out}")
     images, labels = mnist_tensors(train=True)
-    train(config, images, labels, args.out or f"runs/{args.recipe}", args.device)
+    try:
+        train(config, images, labels, out, args.device, save_every=args.save_every)
+    except TrainingInterrupted as stop:
+        raise SystemExit(f"\n{stop}") from None
 
 
 if __name__ == "__main__":
