@@ -1,6 +1,7 @@
 """End to end in a real browser: JupyterLab served on loopback, a notebook run in headless
 Chromium (Debian's, driven by Playwright), its t slider moved, the image checked to change, and
-a screenshot saved to figures/browser/ (CI installs chromium; elsewhere this skips).
+a screenshot saved to figures/browser/ (CI installs chromium; elsewhere this skips). Then the
+same on the student edition: A2 stops at forward's TODO; forward written, it runs through.
 
 Built to pass on a loaded 2-core machine:
 - the served JupyterLab reads its defaults from tests/browser/lab-settings/ (no news or update
@@ -13,6 +14,7 @@ Built to pass on a loaded 2-core machine:
   errors, the browser console, the server log) to figures/browser/ and names both.
 """
 
+import ast
 import os
 import shutil
 import socket
@@ -74,18 +76,30 @@ STATE = (
   };
 }"""
 )
+# A command that may take minutes runs in the page's background; window.kitTask says when it
+# is done (page.evaluate itself has no time limit, so nothing here awaits a long promise).
+TASK = """
+  window.kitTask = { done: false };
+  task().then(
+    ok => { window.kitTask = { done: true, ok: ok !== false }; },
+    error => { window.kitTask = { done: true, ok: false, error: String(error) }; },
+  );
+}"""
 RUN_ALL_CELLS = (
     "path => {"
     + FIND_PANEL
     + """
   const panel = findPanel(path);
   app.shell.activateById(panel.id);
-  window.kitRun = { done: false };
-  app.commands.execute('notebook:run-all-cells').then(
-    ok => { window.kitRun = { done: true, ok: ok }; },
-    error => { window.kitRun = { done: true, ok: false, error: String(error) }; },
-  );
-}"""
+  const task = () => app.commands.execute('notebook:run-all-cells');"""
+    + TASK
+)
+RESTART_KERNEL = (  # the session's own restart: no "Restart Kernel?" dialog
+    "path => {"
+    + FIND_PANEL
+    + """
+  const task = () => findPanel(path).sessionContext.restartKernel();"""
+    + TASK
 )
 CELL_ERRORS = (
     "path => {"
@@ -209,15 +223,25 @@ class Notebook:
         self.page.wait_for_function("() => !!window.jupyterapp", timeout=PAGE_LOAD * 1000)
         self._poll("the notebook's kernel reporting idle", KERNEL_IDLE, idle)
 
+    def _task(self, script: str, what: str, seconds: float) -> dict:
+        """Start script's task (RUN_ALL_CELLS, RESTART_KERNEL) and wait for it: window.kitTask."""
+        self.page.evaluate(script, self.path)
+        self._poll(what, seconds, lambda: self.page.evaluate("window.kitTask.done"))
+        return self.page.evaluate("window.kitTask")
+
     def run_all(self) -> list[str]:
         """Run all cells; the errors they raised (none when every cell ran)."""
-        self.page.evaluate(RUN_ALL_CELLS, self.path)
-        self._poll("running all cells", RUN_ALL, lambda: self.page.evaluate("window.kitRun.done"))
+        result = self._task(RUN_ALL_CELLS, "running all cells", RUN_ALL)
         errors = self.page.evaluate(CELL_ERRORS, self.path)
-        result = self.page.evaluate("window.kitRun")
         if not result["ok"] and not errors:
             errors = [result.get("error") or "the run stopped early, no cell error shown"]
         return errors
+
+    def restart_kernel(self) -> None:
+        result = self._task(RESTART_KERNEL, "restarting the kernel", KERNEL_IDLE)
+        if not result["ok"]:
+            self.fail(f"the kernel did not restart: {result.get('error')}")
+        self.wait_for_idle_kernel()
 
     def move_slider(self, presses: int = 25) -> str:
         """Press the right arrow on the first slider; wait for its image to change. Its label."""
@@ -312,4 +336,73 @@ def test_a_student_runs_a_notebook_and_moves_the_timestep_slider(lab):
         label = notebook.move_slider()
         notebook.wait_for_idle_kernel()  # the image shown is the one for the label
         notebook.screenshot("jupyterlab_slider.png")
+    assert int(label) > 500, f"the slider reads {label}"
+
+
+def _fill_in(edition: Path, function: str, module: str) -> None:
+    """Write the kit's solution of function (the lines between its solution markers) over the
+    edition's TODO, as a student who solved it would."""
+    from instructor.markers import find_blocks
+
+    kit = (REPO / "helpers" / module).read_text()
+    block = next(b for b in find_blocks(kit) if b.function == function)
+    solution = kit.splitlines(keepends=True)[block.begin + 1 : block.end]
+    path = edition / "helpers" / module
+    source = path.read_text()
+    todo = next(
+        node
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Raise) and f"TODO: write {function} " in ast.unparse(node)
+    )
+    lines = source.splitlines(keepends=True)
+    lines[todo.lineno - 1 : todo.end_lineno] = solution
+    path.write_text("".join(lines))
+
+
+@pytest.fixture
+def student_lab(tmp_path):
+    """The student edition written by `python -m instructor.release`, its notebooks served with
+    its own helpers first on the kernel's path. Yields (edition, url, token, log)."""
+    pytest.importorskip("instructor.release", reason="the kit's instructor tooling writes it")
+    edition = tmp_path / "student"
+    released = subprocess.run(
+        [sys.executable, "-m", "instructor.release", str(edition)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    if released.returncode != 0:
+        pytest.fail(f"instructor.release failed:\n{released.stdout}{released.stderr[-3000:]}")
+    env = {"PYTHONPATH": str(edition)}
+    given = subprocess.run(  # part A's model is given: it loads with nothing filled in
+        [sys.executable, "-c", "from helpers.denoiser import load_backend; load_backend('auto')"],
+        cwd=edition / "notebooks", env={**os.environ, **env, "KIT_PROFILE": "quick"},
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    if given.returncode != 0:
+        if "TODO: write" in given.stderr:
+            pytest.skip(f"the student edition cannot run part A yet: {given.stderr[-300:]}")
+        pytest.fail(f"part A's model does not load in the student edition:\n{given.stderr}")
+    with serve_lab(edition / "notebooks", tmp_path, env) as served:
+        yield edition, *served
+
+
+def test_the_student_edition_shows_forwards_todo_then_runs_once_it_is_written(student_lab):
+    edition, url, token, log = student_lab
+    with open_notebook(url, token, "A2_forward_process.ipynb", log, "student") as notebook:
+        notebook.wait_for_idle_kernel()
+        errors = notebook.run_all()
+        if not (errors and "TODO: write forward (helpers/forward.py)" in errors[0]):
+            notebook.fail(f"expected forward's TODO, the run raised: {errors or 'nothing'}")
+        shown = notebook.page.wait_for_selector(
+            ".jp-OutputArea-output:has-text('TODO: write forward')", state="attached"
+        )
+        shown.scroll_into_view_if_needed()
+        notebook.screenshot("student_todo.png")
+        _fill_in(edition, "forward", "forward.py")
+        notebook.restart_kernel()
+        errors = notebook.run_all()
+        if errors:
+            notebook.fail(f"with forward written, running all cells raised: {errors}")
+        label = notebook.move_slider()
+        notebook.wait_for_idle_kernel()
+        notebook.screenshot("student_slider.png")
     assert int(label) > 500, f"the slider reads {label}"
