@@ -47,7 +47,14 @@ def test_killed_mid_epoch_and_resumed_matches_an_uninterrupted_run(model, tmp_pa
     _, reference = training.train(config, images, labels, tmp_path / "a", "cpu", progress=False)
     with pytest.raises(Killed):  # as if the process died in the middle of the second epoch
         training.train(
-            config, images, labels, tmp_path / "b", "cpu", progress=False, on_step=kill_at(1, 3)
+            config,
+            images,
+            labels,
+            tmp_path / "b",
+            "cpu",
+            progress=False,
+            on_step=kill_at(1, 3),
+            save_every=float("inf"),  # no mid-epoch checkpoint: resumes after epoch 1
         )
     assert sorted(p.name for p in (tmp_path / "b").glob("*.json")) == ["epoch_001.json"]
     _, resumed = training.train(config, images, labels, tmp_path / "b", "cpu", progress=False)
