@@ -2,14 +2,16 @@
 
 Modules by concept, imports running one way:
     schedule  -> forward -> steps -> guidance  (the graded core math)
-    sampling  (the reverse-process loops; ddim_timesteps is graded too)
+    sampling  (the reverse-process loops: sample, invert; ddim_timesteps)
+    editing   (part A's loops: iterative_denoise, inpaint, visual_anagram, hybrid_image)
     data      (MNIST, bundled with the kit)
 """
 
 from helpers.data import load_mnist, mnist_tensors
+from helpers.editing import hybrid_image, inpaint, iterative_denoise, visual_anagram
 from helpers.forward import estimate_x0, forward, gaussian_blur_denoise
 from helpers.guidance import cfg
-from helpers.sampling import ddim_timesteps
+from helpers.sampling import ddim_timesteps, invert, sample
 from helpers.schedule import alphas_cumprod, cosine_betas, linear_betas, strided_timesteps
 from helpers.steps import ddim_step, ddpm_step, posterior_variance
 
@@ -23,9 +25,15 @@ __all__ = [
     "estimate_x0",
     "forward",
     "gaussian_blur_denoise",
+    "hybrid_image",
+    "inpaint",
+    "invert",
+    "iterative_denoise",
     "linear_betas",
     "load_mnist",
     "mnist_tensors",
     "posterior_variance",
+    "sample",
     "strided_timesteps",
+    "visual_anagram",
 ]

@@ -127,6 +127,7 @@ def iterative_denoise(
     conds = (denoiser.encode(prompt),)
     if uncond_prompt is not None:
         conds += (denoiser.encode(uncond_prompt),)
+    # BEGIN SOLUTION
     abar, frames = denoiser.alphas_cumprod, []
     for i, (t, t_prime) in enumerate(
         tqdm(pairs(timesteps[i_start:]), disable=not progress, leave=False)
@@ -138,6 +139,7 @@ def iterative_denoise(
         if project is not None:
             x_t = project(x_t, t_prime)
     return x_t, frames
+    # END SOLUTION
 
 
 def iterative_denoise_cfg(
@@ -225,6 +227,7 @@ def inpaint(
     if x_T is None:
         x_T = randn_like(x_orig, generator)
 
+    # BEGIN SOLUTION
     def project(x_t, t_prime):
         return mask * x_t + (1 - mask) * forward(
             x_orig, t_prime, denoiser.alphas_cumprod, generator=known_generator
@@ -234,6 +237,7 @@ def inpaint(
         denoiser, x_T, 0, prompt, gamma, generator=generator, project=project, **kwargs
     )
     return mask * x0 + (1 - mask) * x_orig  # the kept region exactly, whatever abar_0 is
+    # END SOLUTION
 
 
 VIEWS = {
@@ -267,6 +271,7 @@ def visual_anagram(
     if x_T is not None:
         check_image(denoiser, x_T, "x_T", noisy=True)
     x_t = x_T if x_T is not None else _noise(denoiser, batch, generator)
+    # BEGIN SOLUTION
     abar = denoiser.alphas_cumprod
     for t, t_prime in tqdm(pairs(strided_timesteps()), disable=not progress, leave=False):
         eps_1, var_1 = guided_estimate(denoiser, x_t, t, (c1, uncond), gamma)
@@ -275,6 +280,7 @@ def visual_anagram(
         variance = None if var_1 is None else (var_1 + v(var_2)) / 2
         x_t = reverse_step(x_t, eps_hat, variance, t, t_prime, abar, generator)
     return x_t
+    # END SOLUTION
 
 
 def hybrid_filter(image_size: int) -> tuple[int, float]:
@@ -312,6 +318,7 @@ def hybrid_image(
     if x_T is not None:
         check_image(denoiser, x_T, "x_T", noisy=True)
     x_t = x_T if x_T is not None else _noise(denoiser, batch, generator)
+    # BEGIN SOLUTION
     abar = denoiser.alphas_cumprod
     for t, t_prime in tqdm(pairs(strided_timesteps()), disable=not progress, leave=False):
         eps_low, var_low = guided_estimate(denoiser, x_t, t, (c_low, uncond), gamma)
@@ -320,6 +327,7 @@ def hybrid_image(
         variance = None if var_low is None else (var_low + var_high) / 2
         x_t = reverse_step(x_t, eps_hat, variance, t, t_prime, abar, generator)
     return x_t
+    # END SOLUTION
 
 
 def _noise(denoiser, batch, generator) -> Tensor:

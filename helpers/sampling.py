@@ -74,6 +74,7 @@ def sample(
     (B, C, H, W) and, when frames_every > 0, the x0_hat estimates every `frames_every` steps (for
     animations; empty list otherwise).
     """
+    # BEGIN SOLUTION
     x_t, frames = x_T, []
     for i, (t, t_prime) in enumerate(tqdm(pairs(timesteps), disable=not progress, leave=False)):
         eps_hat = eps_model(x_t, t)
@@ -85,6 +86,7 @@ def sample(
         )
     x0_hat = estimate_x0(x_t, eps_model(x_t, timesteps[-1]), timesteps[-1], alphas_cumprod)
     return x0_hat, (frames + [x0_hat] if frames_every else [])
+    # END SOLUTION
 
 
 @torch.no_grad()
@@ -103,6 +105,7 @@ def invert(
     which is exact as the steps get small. x0: (B, C, H, W) clean images in the model's range.
     Returns x_T at timesteps[0], ready for `sample(eps_model, x_T, timesteps, abar, eta=0)`.
     """
+    # BEGIN SOLUTION
     t_first = timesteps[-1]
     x_t = _renoise(x0, eps_model(x0, t_first), t_first, alphas_cumprod)
     for t_next, t in tqdm(pairs(timesteps)[::-1], disable=not progress, leave=False):
@@ -110,6 +113,7 @@ def invert(
         x0_hat = estimate_x0(x_t, eps_hat, t, alphas_cumprod)
         x_t = _renoise(x0_hat, eps_hat, t_next, alphas_cumprod)
     return x_t
+    # END SOLUTION
 
 
 def _renoise(x0_hat: Tensor, eps_hat: Tensor, t: int, alphas_cumprod: Tensor) -> Tensor:

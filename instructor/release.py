@@ -44,6 +44,7 @@ LEFT_OUT = {
 LEFT_OUT_PATHS = {
     Path("tests") / "instructor",
     Path("tests") / "test_pretrained.py",  # the given networks against the solution's UNets
+    Path("tests") / "browser",  # the kit's JupyterLab checks, which need every function written
 }
 
 

@@ -40,7 +40,7 @@ class MessageError(ValueError):
 def _encode(obj, tensors):
     if isinstance(obj, torch.Tensor):
         key = str(len(tensors))
-        tensors[key] = obj.detach().cpu().contiguous()
+        tensors[key] = obj.detach().cpu().clone(memory_format=torch.contiguous_format)  # own memory
         return {"__tensor__": key}
     if isinstance(obj, torch.Generator):
         return {"__generator__": obj.initial_seed()}
@@ -149,6 +149,40 @@ def load_by_structure(model, inputs, weights) -> None:
         module.load_state_dict(queues[sig].pop(0))
 
 
+class AnalyticDenoiser:
+    """A part A backend with a closed-form noise estimate, so graded loops are exact and fast:
+    eps(x_t, t, c) = 0.5 tanh(x_t) + 0.1 x_t[:, :, :, j-1] + 0.1 ramp + 0.2 c + 0.1 sin(t / 100),
+    where ramp grows down the rows (so flips matter) and c is a number per prompt."""
+
+    name = "analytic (grading)"
+    device, dtype = torch.device("cpu"), torch.float32
+
+    def __init__(self, alphas_cumprod, image_shape):
+        self.alphas_cumprod, self.image_shape = alphas_cumprod, tuple(image_shape)
+        rows = image_shape[-2]
+        self.ramp = torch.linspace(-1, 1, rows)[:, None].expand(rows, image_shape[-1])
+
+    def encode(self, prompt: str) -> float:
+        return sum(map(ord, prompt)) % 97 / 97
+
+    def predict(self, x_t, t, conds):
+        return [(analytic_eps(x_t, t, self.ramp) + 0.2 * c, None) for c in conds]
+
+
+def analytic_eps(x_t, t, ramp):
+    mixed = 0.5 * torch.tanh(x_t) + 0.1 * x_t.roll(1, dims=-1)  # neighbours matter (inpainting)
+    return mixed + 0.1 * ramp + 0.1 * torch.sin(torch.tensor(t / 100.0))
+
+
+def analytic_model(spec: dict):
+    """The model a graded loop runs with: {"kind": "denoiser" | "eps", "alphas_cumprod",
+    "image_shape"}; the eps kind is a callable eps_model(x_t, t)."""
+    denoiser = AnalyticDenoiser(spec["alphas_cumprod"], spec["image_shape"])
+    if spec["kind"] == "denoiser":
+        return denoiser
+    return lambda x_t, t: analytic_eps(x_t, int(t), denoiser.ramp)
+
+
 def handle(request):
     import helpers  # the student's package, first on sys.path
 
@@ -157,6 +191,10 @@ def handle(request):
     if request["op"] == "call":
         function = getattr(helpers, request["name"])
         return function(*request.get("args", []), **request.get("kwargs", {}))
+    if request["op"] == "with_model":  # a loop of the student's, run on an analytic model
+        function = getattr(helpers, request["name"])
+        model = analytic_model(request["model"])
+        return function(model, *request.get("args", []), **request.get("kwargs", {}))
     if request["op"] == "module":
         from helpers import unet
 

@@ -34,6 +34,36 @@ def _g(seed=1):
     return torch.Generator().manual_seed(seed)
 
 
+class ExactDenoiser:
+    """A backend that knows the clean image x0: eps(x_t, t) = (x_t - sqrt(abar_t) x0) /
+    sqrt(1 - abar_t), the exact noise predictor, so every x0_hat is x0."""
+
+    name, image_shape = "exact", (1, 28, 28)
+
+    def __init__(self, x0):
+        self.x0, self.alphas_cumprod = x0, helpers.alphas_cumprod(helpers.cosine_betas(1000))
+
+    def encode(self, prompt):
+        return prompt
+
+    def predict(self, x_t, t, conds):
+        abar = self.alphas_cumprod[t]
+        eps = (x_t - abar.sqrt() * self.x0) / (1 - abar).sqrt()
+        return [(eps, None) for _ in conds]
+
+
+@pytest.mark.parametrize("i_start", [0, 10, 30])
+def test_iterative_denoise_with_the_exact_noise_predictor_lands_on_x0(i_start):
+    x0 = _digits(seed=5)
+    x_t = helpers.forward(x0, 990 - 30 * i_start, ExactDenoiser(x0).alphas_cumprod, generator=_g())
+    out, frames = helpers.iterative_denoise(
+        ExactDenoiser(x0), x_t, i_start, generator=_g(2), frames_every=5, progress=False
+    )
+    # the last step adds noise of std sqrt(beta_tilde) at t = 30 -> 0 (6e-3 on the cosine schedule)
+    torch.testing.assert_close(out, x0, atol=0.03, rtol=0)
+    assert len(frames) == -(-(33 - i_start) // 5)  # x_t every 5th of the 33 - i_start steps
+
+
 def test_learned_range_variance_matches_diffusers_at_the_step_t_to_t_prime():
     abar = helpers.alphas_cumprod(helpers.cosine_betas())
     reference = DDPMScheduler(

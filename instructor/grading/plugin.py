@@ -36,6 +36,11 @@ class Student:
 
         return call
 
+    def with_model(self, name: str, model: dict, *args, **kwargs):
+        """helpers.<name>(model, *args, **kwargs), model built from runner.analytic_model(spec)."""
+        request = {"op": "with_model", "name": name, "model": model, "args": list(args)}
+        return self._request(request | {"kwargs": kwargs})
+
     def module(
         self, name: str, init: dict, inputs: list, train: bool = False, weights=None
     ) -> dict:

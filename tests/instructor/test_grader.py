@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from instructor import grade, markers
+from instructor import grade, markers, release
 from instructor.sandbox import Limits, isolation
 
 REPO = Path(__file__).resolve().parents[2]
-FULL = 24.0  # points of all graded tests
+GRADED = release.graded_points(REPO / "instructor" / "grading")
+FULL = float(sum(points for points, _ in GRADED.values()))  # points of all graded tests
 OUTSIDE = Path("/tmp/kit-grader-escape")  # a file no submission may create
 ISOLATED = "NOT ISOLATED" not in isolation()
 
@@ -36,7 +37,8 @@ def submission(folder: Path, module: str = "", function: str = "", body: str = "
     return folder
 
 
-CFG = "return eps_uncond + gamma * (eps_cond - eps_uncond)"
+BLUR = "return gaussian_blur(x_t, [kernel_size, kernel_size], [sigma, sigma])"  # a leaf: no
+# other function calls gaussian_blur_denoise, so breaking it costs exactly its 1 point
 
 
 def _trunk(old: str, new: str) -> str:
@@ -52,90 +54,96 @@ BAD = {
     # name: (module, function, body, expected score, words the report must contain)
     "syntax_error": ("guidance.py", "cfg", "return eps_uncond +* gamma", 0.0, "SyntaxError"),
     "import_error": ("guidance.py", "", "import no_such_module", 0.0, "ModuleNotFoundError"),
-    "infinite_loop": ("guidance.py", "cfg", "while True:\n    pass", FULL - 1, "timed out"),
+    "infinite_loop": (
+        "forward.py",
+        "gaussian_blur_denoise",
+        "while True:\n    pass",
+        FULL - 1,
+        "timed out",
+    ),
     "memory_bomb": (
-        "guidance.py",
-        "cfg",
-        "x = [bytearray(1 << 20) for _ in range(16_000)]\n" + CFG,
+        "forward.py",
+        "gaussian_blur_denoise",
+        "x = [bytearray(1 << 20) for _ in range(16_000)]\n" + BLUR,
         FULL - 1,
         "the process died",
     ),
-    "wrong_shape": ("forward.py", "forward", "return x0[0]", FULL - 3, "shape"),
-    "nan": ("steps.py", "ddim_step", "return x_t * float('nan')", FULL - 2, "NaN"),
+    "wrong_shape": ("forward.py", "forward", "return x0[0]", FULL - 5, "shape"),  # inpaint
+    "nan": ("steps.py", "ddim_step", "return x_t * float('nan')", FULL - 4, "NaN"),  # sample
     "prints_megabytes": (
-        "guidance.py",
-        "cfg",
-        "print('x' * 5_000_000)\n" + CFG,
+        "forward.py",
+        "gaussian_blur_denoise",
+        "print('x' * 5_000_000)\n" + BLUR,
         FULL,
         "more bytes cut",
     ),
     "escapes": (
-        "guidance.py",
-        "cfg",
+        "forward.py",
+        "gaussian_blur_denoise",
         f"import os, socket\nos.system('touch {OUTSIDE}')\nopen('{OUTSIDE}', 'w').write('x')\n"
-        "socket.create_connection(('127.0.0.1', 22), timeout=1)\n" + CFG,
+        "socket.create_connection(('127.0.0.1', 22), timeout=1)\n" + BLUR,
         FULL - 1,
-        "cfg",
+        "gaussian_blur_denoise",
     ),
     "reads_solution": (
-        "guidance.py",
-        "cfg",
-        f"text = open('{REPO}/instructor/grading/test_core_math.py').read()\n" + CFG,
+        "forward.py",
+        "gaussian_blur_denoise",
+        f"text = open('{REPO}/instructor/grading/test_core_math.py').read()\n" + BLUR,
         FULL - 1 if ISOLATED else FULL,  # without bubblewrap the grader says it is not isolated
         "FileNotFoundError" if ISOLATED else "NOT ISOLATED",
     ),
     "monkeypatches": (
-        "guidance.py",
-        "cfg",
+        "forward.py",
+        "gaussian_blur_denoise",
         "import torch, pytest\ntorch.testing.assert_close = lambda *a, **k: None\n"
-        "pytest.fail = lambda *a, **k: None\nreturn eps_cond * 0",
+        "pytest.fail = lambda *a, **k: None\nreturn x_t * 0",
         FULL - 1,
-        "cfg",
+        "gaussian_blur_denoise",
     ),
     "special_cases_public_inputs": (
         "forward.py",
         "forward",
         "if tuple(x0.shape) != (4, 3, 8, 8):\n    return torch.zeros_like(x0)\n"
         "return alpha_bar_t.sqrt() * x0 + (1 - alpha_bar_t).sqrt() * eps",
-        FULL - 3,
+        FULL - 5,  # forward's two tests and inpaint, which noises the kept region with it
         "forward",
     ),
     "oversized_reply": (
-        "guidance.py",
-        "cfg",
+        "forward.py",
+        "gaussian_blur_denoise",
         "import torch\nreturn torch.zeros(100_000_000)",
         FULL - 1,
         "refused",
     ),
     "floods_its_output": (
-        "guidance.py",
-        "cfg",
-        "import sys\nsys.stdout.buffer.write(open('/dev/zero', 'rb').read(50_000_000))\n" + CFG,
+        "forward.py",
+        "gaussian_blur_denoise",
+        "import sys\nsys.stdout.buffer.write(open('/dev/zero', 'rb').read(50_000_000))\n" + BLUR,
         FULL,
         "more bytes cut",
     ),
     "replaces_its_log_with_a_link": (
-        "guidance.py",
-        "cfg",
+        "forward.py",
+        "gaussian_blur_denoise",
         f"import os\nfor name in ('output.log', '/tmp/output.log'):\n"
         f"    try:\n        os.symlink('{REPO}/instructor/grading/test_core_math.py', name)\n"
-        "    except OSError:\n        pass\nprint('hello')\n" + CFG,
+        "    except OSError:\n        pass\nprint('hello')\n" + BLUR,
         FULL,
         "hello",
     ),
     "plants_a_conftest": (
-        "guidance.py",
-        "cfg",
+        "forward.py",
+        "gaussian_blur_denoise",
         f"for path in ('{REPO}/conftest.py', '{REPO}/instructor/grading/conftest.py'):\n"
         "    try:\n        open(path, 'w').write('raise SystemExit')\n"
-        "    except OSError:\n        pass\n" + CFG,
+        "    except OSError:\n        pass\n" + BLUR,
         FULL,
         "",
     ),
     "directory_bomb": (
-        "guidance.py",
-        "cfg",
-        "import os\nfor _ in range(1500):\n    os.mkdir('d')\n    os.chdir('d')\n" + CFG,
+        "forward.py",
+        "gaussian_blur_denoise",
+        "import os\nfor _ in range(1500):\n    os.mkdir('d')\n    os.chdir('d')\n" + BLUR,
         FULL,
         "",
     ),
@@ -155,9 +163,9 @@ BAD = {
     ),
     "unet_without_layers": ("unet.py", "UnconditionalUNet.trunk", "return x", FULL - 8, "layers"),
     "slow_but_within_limits": (
-        "guidance.py",
-        "cfg",
-        "import time\ntime.sleep(2)\n" + CFG,
+        "forward.py",
+        "gaussian_blur_denoise",
+        "import time\ntime.sleep(2)\n" + BLUR,
         FULL,
         "",
     ),
@@ -166,17 +174,17 @@ BAD = {
 
 if ISOLATED:  # only where processes and CPU are bounded for the whole submission
     BAD["fork_bomb"] = (
-        "guidance.py",
-        "cfg",
+        "forward.py",
+        "gaussian_blur_denoise",
         "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
         FULL - 1,
         "timed out",
     )
     BAD["cpu_hog"] = (
-        "guidance.py",
-        "cfg",
+        "forward.py",
+        "gaussian_blur_denoise",
         "import os\nfor _ in range(4):\n    if os.fork() == 0:\n        while True:\n"
-        "            pass\n" + CFG,
+        "            pass\n" + BLUR,
         FULL,
         "",
     )
@@ -196,9 +204,7 @@ def links_and_odd_files(subs: Path) -> dict[str, tuple[float, str]]:
     submission(subs / "link_to_dev_zero")
     (subs / "link_to_dev_zero" / "helpers" / "zero.py").symlink_to("/dev/zero")
     submission(subs / "fifo_and_hard_link")
-    guidance = subs / "fifo_and_hard_link" / "helpers" / "guidance.py"
-    guidance.unlink()
-    os.mkfifo(guidance)
+    os.mkfifo(subs / "fifo_and_hard_link" / "helpers" / "notes.py")
     (subs.parent / "elsewhere.py").write_text("x = 1\n")
     os.link(subs.parent / "elsewhere.py", subs / "hard_link.py")
     with zipfile.ZipFile(subs / "zip_bomb.zip", "w", zipfile.ZIP_DEFLATED) as archive:
@@ -218,7 +224,7 @@ def links_and_odd_files(subs: Path) -> dict[str, tuple[float, str]]:
         "symlink_to_solution": (0.0, "symbolic link"),
         "per_file_symlinks": (0.0, "symbolic link"),
         "link_to_dev_zero": (FULL, "symbolic link"),
-        "fifo_and_hard_link": (FULL - 1, "not a regular file"),
+        "fifo_and_hard_link": (FULL, "not a regular file"),
         "hard_link": (0.0, "hard link"),
         "zip_bomb": (0.0, "more than"),
         "gradebook.csv-2": (FULL, "links are not taken"),
@@ -271,7 +277,8 @@ def test_the_solution_scores_full_marks_and_the_edition_zero(graded):
     solution = _results(graded, "solution")
     assert solution["score"] == FULL and all(t["status"] == "passed" for t in solution["tests"])
     edition = _results(graded, "student_edition")
-    assert edition["score"] == 0 and len(edition["tests"]) == len(solution["tests"])
+    graded = [t for t in solution["tests"] if t["max_score"]]  # not "what your code printed"
+    assert edition["score"] == 0 and len(edition["tests"]) == len(graded)
     assert all("TODO" in t["output"] for t in edition["tests"])
 
 
