@@ -73,7 +73,7 @@ def isolation() -> str:
             " files; only resource limits apply"
         )
     words = "bubblewrap (own user, no network, read-only system) + a namespace per submission"
-    if os.geteuid() == 0 and Cgroup.available():
+    if Cgroup.available():
         return words + " + cgroup limits (memory, processes, one CPU) + rlimits"
     return words + " + rlimits per process (no cgroups here: memory and processes not summed)"
 
@@ -156,14 +156,19 @@ class Cgroup:
                 "pids": {"pids.max": str(limits.processes)},
                 "cpu": {"cpu.cfs_period_us": cpu, "cpu.cfs_quota_us": cpu},
             }
+        optional = {"memory.memsw.limit_in_bytes", "memory.swap.max"}  # swap accounting may be off
         self.folders = []
-        for controller, values in settings.items():
-            folder = CGROUPS / controller / name
-            folder.mkdir()
-            self.folders.append(folder)
-            for key, value in values.items():
-                if (folder / key).exists():
-                    (folder / key).write_text(value)
+        try:
+            for controller, values in settings.items():
+                folder = CGROUPS / controller / name
+                folder.mkdir()
+                self.folders.append(folder)
+                for key, value in values.items():
+                    if key not in optional or (folder / key).exists():
+                        (folder / key).write_text(value)  # a missing controller fails here
+        except OSError:
+            self.remove()
+            raise
 
     @staticmethod
     def version() -> int:
@@ -173,10 +178,16 @@ class Cgroup:
         return 1
 
     @classmethod
+    @cache
     def available(cls) -> bool:
-        if cls.version() == 2:
-            return os.access(CGROUPS, os.W_OK)
-        return all(os.access(CGROUPS / c, os.W_OK) for c in ("memory", "pids", "cpu"))
+        """Whether this process can make such a cgroup here (tried once, then removed)."""
+        if os.geteuid() != 0:
+            return False
+        try:
+            cls(f"kit-grader-probe-{os.getpid()}", Limits()).remove()
+            return True
+        except OSError:
+            return False
 
     def add(self, pid: int) -> None:
         for folder in self.folders:
@@ -251,7 +262,7 @@ class Zygote:
     def start(self) -> None:
         ours, theirs = socket.socketpair()
         errors_read, errors_write = os.pipe()
-        if os.geteuid() == 0 and Cgroup.available():
+        if Cgroup.available():
             self.cgroup = Cgroup(f"kit-grader-{os.getpid()}-{id(self)}", self.limits)
 
         binds = self._binds()

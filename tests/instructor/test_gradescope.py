@@ -67,13 +67,14 @@ def test_the_zip_installs_as_setup_sh_does_and_grades_like_gradescope(tmp_path):
     )
     assert setup.returncode == 0, setup.stderr[-3000:]
     shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
-    for name, change, lost in [("correct", "", 0), ("broken", "(1 + gamma) * (", 1)]:
+    broken = "[sigma, sigma]) * 2"  # gaussian_blur_denoise, which nothing else calls
+    for name, change, lost in [("correct", "", 0), ("broken", broken, 1)]:
         submission = root / "submission"
         shutil.rmtree(submission, ignore_errors=True)
         shutil.copytree(REPO / "helpers", submission, ignore=shutil.ignore_patterns("__pycache__"))
         if change:
-            guidance = submission / "guidance.py"
-            guidance.write_text(guidance.read_text().replace("gamma * (", change))
+            forward = submission / "forward.py"
+            forward.write_text(forward.read_text().replace("[sigma, sigma])", change))
         done = subprocess.run(
             ["bash", str(root / "run_autograder")],
             env={"PATH": os.environ["PATH"], "AUTOGRADER_ROOT": str(root)},
@@ -87,4 +88,5 @@ def test_the_zip_installs_as_setup_sh_does_and_grades_like_gradescope(tmp_path):
         failed = [t["name"] for t in results["tests"] if t["status"] == "failed"]
         full = sum(t["max_score"] for t in results["tests"])
         assert full >= 24 and results["score"] == full - lost, (name, failed)
-        assert failed == (["cfg: classifier-free guidance, including gamma = 1"] if lost else [])
+        blur = "gaussian_blur_denoise: matches torchvision's Gaussian blur"
+        assert failed == ([blur] if lost else [])
