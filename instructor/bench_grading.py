@@ -19,19 +19,19 @@ from instructor.sandbox import isolation
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _tree_rss(root: int) -> int:
-    """Resident bytes of root and all its descendants, from /proc."""
-    parents, rss = {}, {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+def _tree_memory(root: int) -> int:
+    """Proportional set size (shared pages split among their users) of root and all its
+    descendants, from /proc: resident sizes would count torch's shared pages once a process."""
+    parents, pss = {}, {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
-            with open(f"/proc/{entry}/status") as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
-        except OSError:
+            with open(f"/proc/{entry}/stat") as f:
+                parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/smaps_rollup") as f:
+                line = next((line for line in f if line.startswith("Pss:")), "Pss: 0 kB")
+            pss[int(entry)] = int(line.split()[1]) * 1024
+        except (OSError, IndexError, ValueError):
             continue
-        parents[int(entry)] = int(fields["PPid"])
-        rss[int(entry)] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
 
     def inside(pid):
         while pid > 1:
@@ -40,7 +40,7 @@ def _tree_rss(root: int) -> int:
             pid = parents.get(pid, 0)
         return False
 
-    return sum(size for pid, size in rss.items() if inside(pid))
+    return sum(size for pid, size in pss.items() if inside(pid))
 
 
 def main() -> None:
@@ -54,7 +54,7 @@ def main() -> None:
 
     def sample():
         while not done.wait(0.5):
-            peak[0] = max(peak[0], _tree_rss(os.getpid()))
+            peak[0] = max(peak[0], _tree_memory(os.getpid()))
 
     threading.Thread(target=sample, daemon=True).start()
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as work:
@@ -70,7 +70,8 @@ def main() -> None:
     each = seconds / args.copies
     print(f"{args.copies} submissions, {args.workers} workers: {seconds:.0f} s, {each:.2f} s each")
     print(f"full marks: {full} of {args.copies}; peak memory of all grading processes together:")
-    print(f"{peak[0] / 2**30:.1f} GB (resident, sampled every 0.5 s); isolation: {isolation()}")
+    print(f"{peak[0] / 2**30:.1f} GB (proportional set size, sampled every 0.5 s)")
+    print(f"isolation: {isolation()}")
 
 
 if __name__ == "__main__":
