@@ -19,6 +19,7 @@ from helpers.data import _sha256, mnist_tensors
 from helpers.metrics import DigitClassifier
 from helpers.pretrained import PretrainedClassUNet, PretrainedTimeUNet, PretrainedUNet
 from helpers.training import RECIPES, TrainConfig, load_run, train
+from helpers.training import run_dir as default_run_dir
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "assets" / "checkpoints"
 NAMES = {  # recipe -> checkpoint name prefix
@@ -130,11 +131,11 @@ def course_models(
     """A part B recipe's models after each of `epochs`, its TrainConfig and its loss history.
 
     By default the shipped checkpoints (seconds). retrain=True trains the recipe here instead,
-    on the bundled MNIST, into run_dir (default runs/<recipe>; a killed run resumes there):
-    about an hour per model on a 2-core CPU (63 to 74 minutes here), minutes on a GPU.
+    on the bundled MNIST, into run_dir (default runs/<recipe> at the repository root; a killed
+    run resumes there): about an hour per model on a 2-core CPU, minutes on a GPU.
     """
     if retrain:
-        run_dir = Path(run_dir or f"runs/{recipe}")
+        run_dir = Path(run_dir) if run_dir else default_run_dir(recipe)  # runs/ at the root
         images, labels = mnist_tensors(train=True)
         config = RECIPES[recipe]
         _, history = train(config, images, labels, run_dir)
