@@ -18,6 +18,7 @@ import ctypes
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -29,6 +30,7 @@ import torch
 from safetensors.torch import load, save
 
 ROOT = "/submission"  # where the submission lives; frames under it are the student's
+PLAIN_SCRATCH = ""  # without namespaces: the folder holding each child's own folder
 MAX_HEADER = 1 << 20  # bytes of JSON in one message
 MAX_BLOB = 256 << 20  # bytes of tensors in one message
 
@@ -309,10 +311,8 @@ def child(files: dict, channel: socket.socket, log_fd: int, limits: dict, isolat
             LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
             _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)
             drop_capabilities()
-        else:
-            import tempfile
-
-            ROOT = tempfile.mkdtemp(prefix="submission-")
+        else:  # not isolated: a folder of its own, removed by the zygote when it ends
+            ROOT = os.path.join(PLAIN_SCRATCH, str(os.getpid()))
         for relative, text in files.items():
             path = os.path.join(ROOT, "helpers", relative)
             os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -363,6 +363,11 @@ def zygote(control_fd: int, base: str, sandboxed: bool) -> None:
     import helpers  # noqa: F401 - the stubbed base: loads torchvision, numpy, PIL once
 
     nested = sandboxed and _namespaces_work()
+    global PLAIN_SCRATCH
+    if not nested:
+        import tempfile
+
+        PLAIN_SCRATCH = tempfile.mkdtemp(prefix="kit-grader-")
 
     control = socket.socket(fileno=control_fd)
     children = set()
@@ -372,7 +377,7 @@ def zygote(control_fd: int, base: str, sandboxed: bool) -> None:
             break
         for pid in list(children):  # reap what has ended
             if os.waitpid(pid, os.WNOHANG)[0]:
-                children.discard(pid)
+                _ended(pid, children)
         if request["op"] == "hello":
             reply = {"ok": True, "nested": nested}
         elif request["op"] == "open" and len(fds) == 2:
@@ -389,11 +394,17 @@ def zygote(control_fd: int, base: str, sandboxed: bool) -> None:
             for pid in list(children):
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
-                children.discard(pid)
+                _ended(pid, children)
             reply = {"ok": True}
         else:
             reply = {"ok": False, "error": f"unknown op {request['op']!r}"}
         control.sendall(pack(reply))
+
+
+def _ended(pid: int, children: set) -> None:
+    children.discard(pid)
+    if PLAIN_SCRATCH:
+        shutil.rmtree(os.path.join(PLAIN_SCRATCH, str(pid)), ignore_errors=True)
 
 
 def receive(control: socket.socket):
