@@ -100,8 +100,7 @@ class Grader:
         if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
             info = self._items[report.nodeid]
             passed = report.outcome == "passed"
-            function = info["name"].split(":")[0]
-            message = "" if passed else _message(report).replace("your result", f"your {function}")
+            message = "" if passed else _message(report)
             self.results.append(
                 {
                     **info,

@@ -19,21 +19,25 @@ def _rand(*shape, seed=0, dtype=torch.float32):
 def test_linear_betas(student):
     """linear_betas: evenly spaced betas for unusual T and range"""
     for T, start, end in [(300, 1e-4, 0.02), (57, 3e-4, 0.05)]:
-        _close(student.linear_betas(T, start, end), solution.linear_betas(T, start, end))
+        _close(
+            student.linear_betas(T, start, end),
+            solution.linear_betas(T, start, end),
+            what="linear_betas",
+        )
 
 
 @pytest.mark.points(1)
 def test_cosine_betas(student):
     """cosine_betas: the squaredcos_cap_v2 schedule for T = 1000 and T = 123"""
     for T in (1000, 123):
-        _close(student.cosine_betas(T), solution.cosine_betas(T))
+        _close(student.cosine_betas(T), solution.cosine_betas(T), what="cosine_betas")
 
 
 @pytest.mark.points(1)
 def test_alphas_cumprod(student):
     """alphas_cumprod: the running product of 1 - beta"""
     betas = torch.rand(77, generator=torch.Generator().manual_seed(SEED)) * 0.05
-    _close(student.alphas_cumprod(betas), solution.alphas_cumprod(betas))
+    _close(student.alphas_cumprod(betas), solution.alphas_cumprod(betas), what="alphas_cumprod")
 
 
 @pytest.mark.points(1)
@@ -61,8 +65,16 @@ def test_forward(student):
     """forward: per-image timesteps, given noise"""
     x0, eps = _rand(3, 2, 5, 7), _rand(3, 2, 5, 7, seed=1)
     t = torch.tensor([3, 517, 998])
-    _close(student.forward(x0, t, ABAR, eps=eps), solution.forward(x0, t, ABAR, eps=eps))
-    _close(student.forward(x0, 401, ABAR, eps=eps), solution.forward(x0, 401, ABAR, eps=eps))
+    _close(
+        student.forward(x0, t, ABAR, eps=eps),
+        solution.forward(x0, t, ABAR, eps=eps),
+        what="forward",
+    )
+    _close(
+        student.forward(x0, 401, ABAR, eps=eps),
+        solution.forward(x0, 401, ABAR, eps=eps),
+        what="forward",
+    )
 
 
 @pytest.mark.points(1)
@@ -70,14 +82,18 @@ def test_estimate_x0(student):
     """estimate_x0: the one-step estimate inverts forward"""
     x0, eps = _rand(2, 3, 6, 6, dtype=torch.float64), _rand(2, 3, 6, 6, seed=1, dtype=torch.float64)
     x_t = solution.forward(x0, 733, ABAR.double(), eps=eps)
-    _close(student.estimate_x0(x_t, eps, 733, ABAR.double()), x0)
+    _close(student.estimate_x0(x_t, eps, 733, ABAR.double()), x0, what="estimate_x0")
 
 
 @pytest.mark.points(1)
 def test_gaussian_blur_denoise(student):
     """gaussian_blur_denoise: matches torchvision's Gaussian blur"""
     x = _rand(2, 3, 19, 19)
-    _close(student.gaussian_blur_denoise(x, 7, 1.7), solution.gaussian_blur_denoise(x, 7, 1.7))
+    _close(
+        student.gaussian_blur_denoise(x, 7, 1.7),
+        solution.gaussian_blur_denoise(x, 7, 1.7),
+        what="gaussian_blur_denoise",
+    )
 
 
 @pytest.mark.points(1)
@@ -87,6 +103,7 @@ def test_posterior_variance(student):
         _close(
             student.posterior_variance(t, t_prime, ABAR),
             solution.posterior_variance(t, t_prime, ABAR),
+            what="posterior_variance",
         )
 
 
@@ -99,11 +116,13 @@ def test_ddpm_step(student):
             student.ddpm_step(x_t, eps, t, t_prime, ABAR),
             solution.ddpm_step(x_t, eps, t, t_prime, ABAR),
             1e-4,
+            what="ddpm_step",
         )
         _close(
             student.ddpm_step(x_t, eps, t, t_prime, ABAR, v_sigma=v),
             solution.ddpm_step(x_t, eps, t, t_prime, ABAR, v_sigma=v),
             1e-4,
+            what="ddpm_step",
         )
 
 
@@ -116,6 +135,7 @@ def test_ddim_step(student):
             student.ddim_step(x_t, eps, t, t_prime, ABAR, eta=eta, noise=z),
             solution.ddim_step(x_t, eps, t, t_prime, ABAR, eta=eta, noise=z),
             1e-4,
+            what="ddim_step",
         )
 
 
@@ -124,7 +144,7 @@ def test_cfg(student):
     """cfg: classifier-free guidance, including gamma = 1"""
     eps_c, eps_u = _rand(2, 3, 4, 4), _rand(2, 3, 4, 4, seed=1)
     for gamma in (1.0, 0.0, 6.5):
-        _close(student.cfg(eps_c, eps_u, gamma), solution.cfg(eps_c, eps_u, gamma))
+        _close(student.cfg(eps_c, eps_u, gamma), solution.cfg(eps_c, eps_u, gamma), what="cfg")
 
 
 @pytest.mark.points(1)
