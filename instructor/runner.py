@@ -306,7 +306,7 @@ def child(files: dict, channel: socket.socket, log_fd: int, limits: dict, isolat
         LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if isolate:
             enter_namespaces(limits["scratch_bytes"])
-            if os.fork():  # this process waits; its child is PID 1 of the new namespace
+            if _fork_retrying():  # this process waits; its child is PID 1 of the new namespace
                 os._exit(os.wait()[1] >> 8)
             LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
             _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)
