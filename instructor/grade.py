@@ -11,6 +11,7 @@ files it does not contain count as unwritten, never as the solution.
 
 import argparse
 import csv
+import functools
 import json
 import os
 import re
@@ -149,7 +150,7 @@ def lay_out(submission: Path, base: Path) -> tuple[dict[str, str], list[str]]:
         raise SubmissionError(f"the Python files hold more than {MAX_TOTAL_BYTES >> 20} MB")
     if not found:
         raise SubmissionError("no Python file of the helpers package taken; " + "; ".join(refused))
-    files = {str(p.relative_to(base)): p.read_text() for p in base.rglob("*.py")}
+    files = dict(_base_files(base))
     for name, data in found.items():
         try:
             files[name] = data.decode()
@@ -158,6 +159,12 @@ def lay_out(submission: Path, base: Path) -> tuple[dict[str, str], list[str]]:
     if GIVEN in files:
         files[GIVEN] = GIVEN_WHILE_GRADING
     return files, refused
+
+
+@functools.cache
+def _base_files(base: Path) -> dict[str, str]:
+    """The stubbed helpers' sources, read once a worker (they are the same for everyone)."""
+    return {str(p.relative_to(base)): p.read_text() for p in base.rglob("*.py")}
 
 
 def grade_one(submission: Path, out: Path, base: Path, zygote: Zygote, name: str = "") -> dict:
