@@ -4,6 +4,7 @@ Modules by concept, imports running one way:
     schedule  -> forward -> steps -> guidance  (the graded core math)
     sampling  (the reverse-process loops: sample, invert; ddim_timesteps)
     editing   (part A's loops: iterative_denoise, inpaint, visual_anagram, hybrid_image)
+    losses    (part B's training losses: denoiser_loss, ddpm_loss)
     data      (MNIST, bundled with the kit)
 """
 
@@ -11,6 +12,7 @@ from helpers.data import load_mnist, mnist_tensors
 from helpers.editing import hybrid_image, inpaint, iterative_denoise, visual_anagram
 from helpers.forward import estimate_x0, forward, gaussian_blur_denoise
 from helpers.guidance import cfg
+from helpers.losses import ddpm_loss, denoiser_loss
 from helpers.sampling import ddim_timesteps, invert, sample
 from helpers.schedule import alphas_cumprod, cosine_betas, linear_betas, strided_timesteps
 from helpers.steps import ddim_step, ddpm_step, posterior_variance
@@ -21,7 +23,9 @@ __all__ = [
     "cosine_betas",
     "ddim_step",
     "ddim_timesteps",
+    "ddpm_loss",
     "ddpm_step",
+    "denoiser_loss",
     "estimate_x0",
     "forward",
     "gaussian_blur_denoise",

@@ -26,8 +26,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from helpers import losses
 from helpers.data import mnist_tensors
-from helpers.forward import forward
 from helpers.schedule import alphas_cumprod, cosine_betas, linear_betas
 from helpers.unet import ClassConditionalUNet, TimeConditionalUNet, UnconditionalUNet
 
@@ -110,17 +110,12 @@ def loss_on_batch(
     B = x0.shape[0]
     eps = torch.randn(x0.shape, generator=generator).to(x0)  # (B, 1, 28, 28)
     if config.model == "denoiser":
-        z = x0 + config.sigma * eps  # course part B 1.2
-        return nn.functional.mse_loss(model(z).float(), x0)
+        return losses.denoiser_loss(model, x0, eps, config.sigma)
     t = torch.randint(0, config.T, (B,), generator=generator).to(x0.device)  # (B,)
-    x_t = forward(x0, t, abar, eps=eps)
-    t_in = t.float() / config.T  # normalised to [0, 1)
     if config.model == "time":
-        eps_hat = model(x_t, t_in)
-    else:
-        mask = (torch.rand(B, generator=generator) >= config.p_uncond).to(x0.device)  # 0 = drop
-        eps_hat = model(x_t, c, t_in, mask)
-    return nn.functional.mse_loss(eps_hat.float(), eps)
+        return losses.ddpm_loss(model, x0, t, eps, abar)
+    mask = (torch.rand(B, generator=generator) >= config.p_uncond).to(x0.device)  # 0 = drop
+    return losses.ddpm_loss(model, x0, t, eps, abar, c, mask)
 
 
 @dataclass

@@ -176,9 +176,19 @@ def analytic_eps(x_t, t, ramp):
     return mixed + 0.1 * ramp + 0.1 * torch.sin(torch.tensor(t / 100.0))
 
 
+def analytic_net(x, *conds):
+    """A stand-in network for graded losses: model(x, *conds), each input weighted by position."""
+    out = 0.5 * torch.tanh(x) + 0.1 * x.roll(1, dims=-1)
+    for k, cond in enumerate(conds, 1):
+        out = out + 0.1 * k * torch.sin(cond.float() * (k + 2)).view(-1, 1, 1, 1)
+    return out
+
+
 def analytic_model(spec: dict):
-    """The model a graded loop runs with: {"kind": "denoiser" | "eps", "alphas_cumprod",
-    "image_shape"}; the eps kind is a callable eps_model(x_t, t)."""
+    """The model a graded loop runs with: {"kind": "denoiser" | "eps" | "net", "alphas_cumprod",
+    "image_shape"}; the eps kind is a callable eps_model(x_t, t), the net kind analytic_net."""
+    if spec["kind"] == "net":
+        return analytic_net
     denoiser = AnalyticDenoiser(spec["alphas_cumprod"], spec["image_shape"])
     if spec["kind"] == "denoiser":
         return denoiser

@@ -1,7 +1,8 @@
-"""Graded: the loops students write (part A 1.4-1.9, the part B sampler, DDIM inversion), run in
-the sandbox on an analytic model (runner.AnalyticDenoiser: a closed-form noise estimate that
-depends on x_t, t, the prompt and the row), with noise from generators the trusted side seeds,
-so the solution's output on the same model is the exact expected value."""
+"""Graded: the loops students write (part A 1.4-1.9, the part B losses and sampler, DDIM
+inversion), run in the sandbox on an analytic model (runner.AnalyticDenoiser: a closed-form noise
+estimate that depends on x_t, t, the prompt and the row; runner.analytic_net for the losses),
+with noise from generators the trusted side seeds, so the solution's output on the same model is
+the exact expected value."""
 
 import pytest
 import torch
@@ -90,3 +91,20 @@ def test_invert(student):
     x0 = _rand(2, 1, 8, 8, seed=6).clamp(-1, 1)
     timesteps = solution.ddim_timesteps(1000, 11, "leading")
     _check(student, "invert", "eps", [x0, timesteps, ABAR], None, progress=False)
+
+
+@pytest.mark.points(1)
+def test_denoiser_loss(student):
+    """denoiser_loss: the single-step denoiser's L2 loss"""
+    x0, eps = _rand(3, 1, 8, 8, seed=7).sigmoid(), _rand(3, 1, 8, 8, seed=8)
+    _check(student, "denoiser_loss", "net", [x0, eps, 0.5], None)
+
+
+@pytest.mark.points(2)
+def test_ddpm_loss(student):
+    """ddpm_loss: noise x0 to t, predict the noise from (x_t, t / T), with and without labels"""
+    x0, eps = _rand(4, 1, 8, 8, seed=9).sigmoid(), _rand(4, 1, 8, 8, seed=10)
+    t = torch.tensor([0, 17, 512, 999])
+    _check(student, "ddpm_loss", "net", [x0, t, eps, ABAR], None)
+    c, mask = torch.tensor([3, 1, 4, 1]), torch.tensor([1, 0, 1, 1])
+    _check(student, "ddpm_loss", "net", [x0, t, eps, ABAR, c, mask], None)
