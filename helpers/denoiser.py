@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
+from helpers.guidance import cfg
 from helpers.pretrained import cosine_alphas_cumprod
 
 
@@ -38,7 +39,60 @@ UNCONDITIONAL_PROMPTS = ("", "a handwritten digit", "a high quality photo")
 DIGIT_PROMPT = re.compile(r"^(?:a handwritten |the digit |digit )?(\d)$")
 
 
-class OfflineDigits:
+class UNetDenoiser:
+    """A course UNet seen as a Denoiser: the one adapter between the kit's networks and its loops.
+
+    It feeds t / T, as in training, and computes every condition in one batched pass. A
+    ClassConditionalUNet takes conds that are labels (an int for the whole batch or a (B,)
+    tensor) or None (the unconditional branch: mask 0); a TimeConditionalUNet takes [None].
+    """
+
+    image_shape = (1, 28, 28)
+
+    def __init__(self, unet: nn.Module, T: int, alphas_cumprod: Tensor | None = None):
+        self.unet, self.T, self.alphas_cumprod = unet, T, alphas_cumprod  # part A's loops need it
+
+    @torch.no_grad()
+    def predict(self, x_t: Tensor, t: int, conds: list) -> list[tuple[Tensor, None]]:
+        """Noise estimates of x_t (B, C, H, W) at timestep t under each condition, one pass."""
+        B, n, device = x_t.shape[0], len(conds), x_t.device
+        t_in = torch.full((B * n,), t / self.T, device=device)
+        x_in = x_t.repeat(n, 1, 1, 1)  # (n * B, C, H, W)
+        if not hasattr(self.unet, "num_classes"):  # time-conditioned: no label to give
+            if any(c is not None for c in conds):
+                raise ValueError("a time-conditioned UNet takes no class label; use conds [None]")
+            eps = self.unet(x_in, t_in)
+        else:
+            labels = torch.cat([_labels(c, B, device) for c in conds])  # (n * B,)
+            mask = torch.cat([torch.full((B,), float(c is not None)) for c in conds])
+            eps = self.unet(x_in, labels, t_in, mask.to(device))
+        return [(e.to(x_t.dtype), None) for e in eps.chunk(n)]
+
+
+def _labels(c, B: int, device) -> Tensor:
+    if c is None:  # masked out: any label will do
+        return torch.zeros(B, dtype=torch.long, device=device)
+    if isinstance(c, Tensor):
+        return c.to(device)
+    return torch.full((B,), int(c), dtype=torch.long, device=device)
+
+
+def guided_estimate(denoiser: Denoiser, x_t: Tensor, t: int, conds: tuple, gamma: float = 1.0):
+    """(eps_hat, variance) for x_t at t. conds is (cond,): the conditional estimate; or
+    (cond, uncond): classifier-free guidance with scale gamma (course Eq. A.4),
+
+        eps_hat = eps_uncond + gamma (eps_cond - eps_uncond),
+
+    both estimates from one batched pass; the variance channels come from the conditional
+    branch, as in IF's own pipeline.
+    """
+    if len(conds) == 1:
+        return denoiser.predict(x_t, t, list(conds))[0]
+    (eps_cond, variance), (eps_uncond, _) = denoiser.predict(x_t, t, list(conds))
+    return cfg(eps_cond, eps_uncond, gamma), variance
+
+
+class OfflineDigits(UNetDenoiser):
     """The embedded default: a ClassConditionalUNet trained on MNIST with T = 1000, cosine schedule.
 
     Prompts are "a handwritten 7" (or "7"), one per digit; "", "a handwritten digit" and
@@ -46,13 +100,11 @@ class OfflineDigits:
     """
 
     name = "offline (MNIST 28x28, class-conditioned UNet)"
-    image_shape = (1, 28, 28)
 
     def __init__(self, unet: nn.Module, T: int = 1000):
-        self.unet = unet.eval()
+        # the schedule is given, like IF's: not the student's
+        super().__init__(unet.eval(), T, cosine_alphas_cumprod(T))
         self.checkpoint = getattr(unet, "manifest", {}).get("sha256", "not a shipped checkpoint")
-        self.T = T
-        self.alphas_cumprod = cosine_alphas_cumprod(T)  # given, like IF's: not the student's
 
     @staticmethod
     def prompts() -> list[str]:
@@ -70,19 +122,6 @@ class OfflineDigits:
                 f"the offline digit model does not know {prompt!r}; known prompts: {known}"
             )
         return int(match.group(1))
-
-    @torch.no_grad()
-    def predict(self, x_t: Tensor, t: int, conds: list[int | None]) -> list[tuple[Tensor, None]]:
-        """Noise estimates of x_t (B, 1, 28, 28) at timestep t under each condition, one pass."""
-        B, device = x_t.shape[0], x_t.device
-        labels = torch.tensor(
-            [0 if c is None else c for c in conds], device=device
-        ).repeat_interleave(B)
-        mask = torch.tensor([c is not None for c in conds], device=device).repeat_interleave(B)
-        t_in = torch.full((B * len(conds),), t / self.T, device=device)
-        x_in = x_t.repeat(len(conds), 1, 1, 1)  # (len(conds) * B, 1, 28, 28)
-        eps = self.unet(x_in.float(), labels, t_in, mask.float()).to(x_t.dtype)
-        return [(e, None) for e in eps.chunk(len(conds))]
 
 
 def load_backend(which: str = "auto", **deepfloyd_kwargs) -> Denoiser:

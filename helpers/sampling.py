@@ -13,8 +13,8 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from helpers import schedule
+from helpers.denoiser import UNetDenoiser, guided_estimate
 from helpers.forward import estimate_x0
-from helpers.guidance import cfg
 from helpers.steps import ddim_step
 from helpers.training import TrainConfig, autocast
 
@@ -136,12 +136,8 @@ def slerp(a: Tensor, b: Tensor, w: float) -> Tensor:
 
 
 def time_eps_model(unet: torch.nn.Module, T: int) -> EpsModel:
-    """eps_model for a TimeConditionalUNet: feeds t / T, as in training."""
-
-    def eps_model(x_t: Tensor, t: int) -> Tensor:
-        return unet(x_t, torch.full((x_t.shape[0],), t / T, device=x_t.device)).to(x_t.dtype)
-
-    return eps_model
+    """eps_model for a TimeConditionalUNet (through UNetDenoiser: t / T, as in training)."""
+    return eps_model(unet, T, None)
 
 
 def class_eps_model(unet: torch.nn.Module, T: int, c: Tensor, gamma: float = 5.0) -> EpsModel:
@@ -150,19 +146,14 @@ def class_eps_model(unet: torch.nn.Module, T: int, c: Tensor, gamma: float = 5.0
     The conditional and unconditional estimates come from one batched forward pass of 2B images.
     c: (B,) class labels; gamma = 1 is plain conditional sampling (one pass of B images).
     """
+    return eps_model(unet, T, c, gamma)
 
-    def eps_model(x_t: Tensor, t: int) -> Tensor:
-        B = x_t.shape[0]
-        if gamma == 1.0:
-            t_in = torch.full((B,), t / T, device=x_t.device)
-            return unet(x_t, c, t_in, torch.ones(B, device=x_t.device)).to(x_t.dtype)
-        mask = torch.cat([torch.ones(B), torch.zeros(B)]).to(x_t.device)  # (2B,) 0 = unconditional
-        t_in = torch.full((2 * B,), t / T, device=x_t.device)
-        eps = unet(torch.cat([x_t, x_t]), torch.cat([c, c]), t_in, mask).to(x_t.dtype)
-        eps_cond, eps_uncond = eps.chunk(2)  # (B, C, H, W) each
-        return cfg(eps_cond, eps_uncond, gamma)
 
-    return eps_model
+def eps_model(unet: torch.nn.Module, T: int, c: Tensor | None, gamma: float = 1.0) -> EpsModel:
+    """A part B UNet as eps_model(x_t, t), through the same adapter and guidance as part A's."""
+    denoiser = UNetDenoiser(unet, T)
+    conds = (None,) if c is None else (c,) if gamma == 1.0 else (c, None)
+    return lambda x_t, t: guided_estimate(denoiser, x_t, t, conds, gamma)[0]
 
 
 @torch.no_grad()
