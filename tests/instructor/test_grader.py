@@ -66,9 +66,10 @@ BAD = {
         "gaussian_blur_denoise",
         "x = [bytearray(1 << 20) for _ in range(16_000)]\n" + BLUR,
         FULL - 1,
-        "the process died",
+        ("the process died", "timed out"),  # at the memory limit, or first out of time when busy
     ),
-    "wrong_shape": ("forward.py", "forward", "return x0[0]", FULL - 5, "shape"),  # inpaint
+    # forward's tests, and inpaint and ddpm_loss, which call forward
+    "wrong_shape": ("forward.py", "forward", "return x0[0]", FULL - 7, "shape"),
     "nan": ("steps.py", "ddim_step", "return x_t * float('nan')", FULL - 4, "NaN"),  # sample
     "prints_megabytes": (
         "forward.py",
@@ -105,7 +106,7 @@ BAD = {
         "forward",
         "if tuple(x0.shape) != (4, 3, 8, 8):\n    return torch.zeros_like(x0)\n"
         "return alpha_bar_t.sqrt() * x0 + (1 - alpha_bar_t).sqrt() * eps",
-        FULL - 5,  # forward's two tests and inpaint, which noises the kept region with it
+        FULL - 7,  # forward's two tests, inpaint (noises the kept region) and ddpm_loss
         "forward",
     ),
     "oversized_reply": (
@@ -290,7 +291,7 @@ def test_each_bad_submission_gets_its_expected_score_and_a_readable_message(grad
         (t["name"], t["output"][:200]) for t in results["tests"] if t["status"] == "failed"
     ]
     report = results["output"] + "".join(t["output"] for t in results["tests"])
-    assert words in report
+    assert any(w in report for w in ([words] if isinstance(words, str) else words)), report[:2000]
     assert len(json.dumps(results)) < 200_000  # printed output and messages are bounded
 
 
