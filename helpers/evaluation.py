@@ -37,6 +37,19 @@ def report(samples: Tensor, labels: Tensor | None, classifier: nn.Module) -> dic
     return result
 
 
+def read_rates(readings: dict[str, tuple[Tensor, int]], classifier: nn.Module) -> dict:
+    """How often images read as the digit they should: for each name, (images (N, 1, 28, 28) in
+    [-1, 1], digit). Returns each name's share of images the classifier reads as its digit, and
+    "all": the share of the N samples whose every reading is right (images share the sample
+    order), the success rate of an anagram (upright and turned) or a hybrid (up close and afar).
+    """
+    right = [
+        classify((images + 1) / 2, classifier)[0] == digit for images, digit in readings.values()
+    ]
+    rates = {name: ok.float().mean().item() for name, ok in zip(readings, right, strict=True)}
+    return rates | {"all": torch.stack(right).all(0).float().mean().item()}
+
+
 def balanced_labels(n: int) -> Tensor:
     """n labels cycling through the ten digits: 0, 1, ..., 9, 0, 1, ... (N,)."""
     return torch.arange(n) % 10

@@ -199,6 +199,29 @@ def test_hybrid_filter_is_the_course_filter_at_64_px_and_scaled_at_28():
     assert kernel % 2 == 1 and sigma == pytest.approx(0.875)
 
 
+def test_hybrid_filter_with_a_sigma_spans_four_sigmas_within_the_image():
+    assert editing.hybrid_filter(28, 2.0) == (17, 2.0)
+    assert editing.hybrid_filter(28, 10.0) == (55, 10.0)  # reflection padding needs < 28
+
+
+def test_read_rates_counts_each_reading_and_the_samples_right_in_all():
+    from helpers.evaluation import read_rates
+
+    class Reads:  # a classifier that reads the mean brightness: < 0.5 is a 0, else a 1
+        def eval(self):
+            return self
+
+        def __call__(self, x):
+            bright = x.mean((1, 2, 3))
+            return torch.stack([0.5 - bright, bright - 0.5], -1) * 100
+
+    x = torch.tensor([-1.0, 1.0, 1.0, -1.0]).view(4, 1, 1, 1).expand(4, 1, 28, 28)
+    rates = read_rates({"a": (x, 1), "b": (-x, 0)}, Reads())
+    assert rates == {"a": 0.5, "b": 0.5, "all": 0.5}
+    rates = read_rates({"a": (x, 1), "b": (x, 0)}, Reads())
+    assert rates == {"a": 0.5, "b": 0.5, "all": 0.0}
+
+
 def test_sdedit_from_late_i_start_stays_close_and_from_early_wanders_off(denoiser):
     x_orig = _digits(0)
     late = editing.sdedit(denoiser, x_orig, 32, "a handwritten 3", generator=_g(), progress=False)
