@@ -126,3 +126,15 @@ def cosine_alphas_cumprod(T: int = 1000) -> Tensor:
 
     betas = [min(1 - abar((t + 1) / T) / abar(t / T), 0.999) for t in range(T)]
     return torch.cumprod(1.0 - torch.tensor(betas, dtype=torch.float32), dim=0)
+
+
+class PretrainedFlowTimeUNet(PretrainedTimeUNet):
+    """The time-conditioned flow-matching UNet (course part B, flow matching): forward(x, t).
+
+    t (B,) in [0, 1] (0 noise, 1 data); the time embeddings scale u0 and u1 (t1 * u0, t2 * u1)
+    where the DDPM network adds them. The class-conditioned flow model is PretrainedClassUNet.
+    """
+
+    def forward(self, x: Tensor, t: Tensor) -> Tensor:
+        t1, t2 = self.embed_time(x, t)
+        return self.trunk(x, scale1=t1, scale2=t2)

@@ -222,3 +222,19 @@ class ClassConditionalUNet(TimeConditionalUNet):
         c1, c2 = self.c_embed1(one_hot), self.c_embed2(one_hot)
         return self.trunk(x, scale1=c1, shift1=t1, scale2=c2, shift2=t2)
         # END SOLUTION
+
+
+class FlowTimeUNet(TimeConditionalUNet):
+    """The course's time-conditioned flow-matching UNet: forward(x (B, C, 28, 28), t (B,)).
+
+    The time embeddings SCALE the activations (u0 -> t1 * u0, u1 -> t2 * u1), where the DDPM
+    TimeConditionalUNet adds them; same layers and parameter names. t = 0 is noise, 1 data.
+    (The course's class-conditioned flow model is ClassConditionalUNet unchanged:
+    u0 -> c1 * u0 + t1, u1 -> c2 * u1 + t2.)
+    """
+
+    def forward(self, x: Tensor, t: Tensor) -> Tensor:
+        t1, t2 = self.embed_time(x, t)  # (B, 2D, 1, 1), (B, D, 1, 1)
+        # BEGIN SOLUTION
+        return self.trunk(x, scale1=t1, scale2=t2)
+        # END SOLUTION
