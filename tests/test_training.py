@@ -40,7 +40,9 @@ def kill_at(epoch, step, action=die):
     return on_step
 
 
-@pytest.mark.parametrize("model", ["denoiser", "time", "class"])
+@pytest.mark.parametrize(
+    "model", ["denoiser", "time", "class", "flow_time", "flow_class", "noise_denoiser"]
+)
 def test_killed_mid_epoch_and_resumed_matches_an_uninterrupted_run(model, tmp_path):
     config = training.TrainConfig(model, **TINY)
     images, labels = _data()

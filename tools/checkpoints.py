@@ -6,6 +6,9 @@
                                                     # measuring its samples on the way
     python tools/checkpoints.py measure class_ddpm_epoch05 --samples 1000
                                                     # measure a shipped diffusion model again
+    python tools/checkpoints.py export flow_class --epochs 1 5 10
+                                                    # flow matching: Euler with the course's
+                                                    # steps (50 time, 300 class)
 Every manifest records the architecture, recipe, data, epochs and steps, seed, loss history,
 metrics, the sha256 of the weights and the command that made it.
 """
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from helpers import editing, sampling
+from helpers import editing, flow, sampling
 from helpers.checkpoints import (
     CHECKPOINTS,
     NAMES,
@@ -37,9 +40,17 @@ from helpers.evaluation import (
     noisy_test_digits,
     report,
 )
-from helpers.metrics import classify, train_classifier
+from helpers.metrics import classify, frechet_distance, train_classifier
 from helpers.training import TrainConfig, load_run, model_kwargs
 
+# flow-matching recipes (helpers.training.RECIPES) -> checkpoint name prefix; beside
+# helpers.checkpoints.NAMES, which lists the DDPM ones
+FLOW_NAMES = {
+    "flow_time": "flow_time",
+    "flow_class": "flow_class",
+    "flow_class_constant_lr": "flow_class_constant_lr",
+    "noise_denoiser": "noise_denoiser",
+}
 DATA = "MNIST, bundled (assets/mnist): 60,000 training digits; metrics on the 10,000 test digits"
 
 
@@ -95,8 +106,63 @@ def sample_for_metrics(model, config: TrainConfig, labels, gamma: float, seed: i
     return x0
 
 
+def name_of(recipe: str, epoch: int) -> str:
+    """The checkpoint name of a recipe's epoch: class_ddpm_epoch05, flow_class_epoch10, ..."""
+    if recipe in FLOW_NAMES:
+        return f"{FLOW_NAMES[recipe]}_epoch{epoch:02d}"
+    return checkpoint_name(recipe, epoch)
+
+
+def frechet_test_vs_test(n: int, classifier) -> float:
+    """Frechet distance between two disjoint sets of n test digits (the first n, the next n):
+    the floor for samples, which are new to the classifier as test digits are."""
+    test, _ = mnist_tensors(train=False, verbose=False)
+    if 2 * n > len(test):
+        raise ValueError(f"test vs test needs 2n <= {len(test)} test digits, n = {n}")
+    return round(frechet_distance(test[n : 2 * n], test[:n], classifier), 3)
+
+
+def measure_flow(model, config: TrainConfig, n: int) -> dict:
+    """The manifest's metrics for a flow-matching model, from n samples of the course's Euler
+    sampler (50 steps time-conditioned, 300 class-conditioned): for a class model, accuracy and
+    Frechet distance at gamma = 1 and 5; every report beside test vs test at the same n."""
+    classifier = load_checkpoint("digit_classifier")
+    labels = balanced_labels(n)
+    num_ts = flow.FLOW_STEPS[config.model]
+    result = {
+        "sampler": f"Euler over {num_ts} steps from t = 0 (course), bfloat16 autocast",
+        "frechet_test_vs_test": frechet_test_vs_test(n, classifier),
+    }
+    if config.model == "flow_time":
+        samples = flow.flow_digits(model, config.model, labels, num_ts, progress=False)
+        return result | {"unguided": report(samples, None, classifier)}
+    for gamma in (1.0, 5.0):
+        samples = flow.flow_digits(model, config.model, labels, num_ts, gamma, progress=False)
+        result[f"gamma_{gamma:g}"] = report(samples, labels, classifier)
+    return result
+
+
+@torch.no_grad()
+def measure_noise_denoiser(model, n: int) -> dict:
+    """What a denoiser trained on pure noise outputs for n noise images (seed 0): its distance to
+    the training digits' mean image (the optimum), how much its outputs vary, and 8 of them."""
+    images, _ = mnist_tensors(train=True, verbose=False)
+    mean_image = images.mean(0, keepdim=True)  # (1, 1, 28, 28)
+    noise = torch.randn(n, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    out = denoise(model, noise)  # (n, 1, 28, 28)
+    return {
+        "noise_inputs": n,
+        "mse_to_mean_image": round((out - mean_image).pow(2).mean().item(), 6),
+        "mean_image_mean_square": round(mean_image.pow(2).mean().item(), 6),
+        "output_std_over_inputs": round(out.std(0).mean().item(), 6),
+        "panel": pack_images(out[:8]),
+    }
+
+
 def measure(model, config: TrainConfig, n: int) -> dict:
-    """The manifest's metrics for a diffusion model, from n samples."""
+    """The manifest's metrics for a diffusion or flow model, from n samples."""
+    if config.model in flow.FLOW_STEPS:
+        return measure_flow(model, config, n)
     classifier = load_checkpoint("digit_classifier")
     labels = balanced_labels(n)
     sampler = (
@@ -136,7 +202,11 @@ def remeasure(path: Path, n: int) -> None:
     manifest's metrics (the weights, and so their sha256, stay as they are)."""
     model = load_checkpoint(path)
     manifest = model.manifest
-    if manifest["architecture"] not in ("TimeConditionalUNet", "ClassConditionalUNet"):
+    if manifest["architecture"] not in (
+        "TimeConditionalUNet",
+        "ClassConditionalUNet",
+        "FlowTimeUNet",
+    ):
         raise SystemExit(
             f"{path} holds a {manifest['architecture']}, not a diffusion model (the denoiser's "
             "metrics come from its training run: `tools/checkpoints.py export denoiser`)"
@@ -154,15 +224,17 @@ def export_run(recipe: str, run: Path, epochs: list[int], n: int, out: Path = CH
         config = TrainConfig(**meta["config"])
         if config.model == "denoiser":
             metrics = measure_denoiser(run, epoch, config, n)
+        elif config.model == "noise_denoiser":
+            metrics = measure_noise_denoiser(model, n)
         else:
             metrics = measure(model, config, n)
-        shown = {k: v for k, v in metrics.items() if k != "epochs"}  # not the recorded panels
+        shown = {k: v for k, v in metrics.items() if k not in ("epochs", "panel")}  # not images
         print(f"epoch {epoch}: {json.dumps(shown)}")
         history = meta["loss_history"]
         path = export_checkpoint(
             model,
             model_kwargs(config),
-            out / checkpoint_name(recipe, epoch),
+            out / name_of(recipe, epoch),
             recipe=meta["config"],
             data=DATA,
             epochs=epoch,
@@ -185,7 +257,7 @@ def main() -> None:
     clf.add_argument("--epochs", type=int, default=5)
     clf.add_argument("--seed", type=int, default=0)
     run = sub.add_parser("export", help="export epochs of a training run with measured metrics")
-    run.add_argument("recipe", choices=sorted(NAMES))
+    run.add_argument("recipe", choices=sorted(NAMES | FLOW_NAMES))
     run.add_argument("--run", type=Path, help="the run's folder (default: runs/<recipe>)")
     run.add_argument("--epochs", type=int, nargs="+", required=True)
     run.add_argument("--samples", type=int, default=1000, help="samples for the metrics")
