@@ -184,11 +184,25 @@ def analytic_net(x, *conds):
     return out
 
 
+def analytic_velocity(x_t, t, ramp):
+    """A closed-form velocity field for graded flow loops: velocity_model(x_t, t), t a float (a
+    0-d or (B,) tensor is taken too); depends on x_t, its neighbours, the row and t."""
+    t = torch.as_tensor(t, dtype=x_t.dtype)
+    t = t.reshape(-1, *[1] * (x_t.ndim - 1)) if t.ndim == 1 else t
+    mixed = 0.5 * torch.tanh(x_t) + 0.1 * x_t.roll(1, dims=-1)
+    return mixed + 0.2 * ramp * torch.cos(3 * t) + 0.3 * torch.sin(5 * t)
+
+
 def analytic_model(spec: dict):
-    """The model a graded loop runs with: {"kind": "denoiser" | "eps" | "net", "alphas_cumprod",
-    "image_shape"}; the eps kind is a callable eps_model(x_t, t), the net kind analytic_net."""
+    """The model a graded loop runs with: {"kind": "denoiser" | "eps" | "net" | "velocity",
+    "alphas_cumprod", "image_shape"}; the eps kind is a callable eps_model(x_t, t), the net kind
+    analytic_net, the velocity kind a flow's velocity_model(x_t, t) (analytic_velocity)."""
     if spec["kind"] == "net":
         return analytic_net
+    if spec["kind"] == "velocity":
+        rows, cols = spec["image_shape"][-2:]
+        ramp = torch.linspace(-1, 1, rows)[:, None].expand(rows, cols)
+        return lambda x_t, t: analytic_velocity(x_t, t, ramp)
     denoiser = AnalyticDenoiser(spec["alphas_cumprod"], spec["image_shape"])
     if spec["kind"] == "denoiser":
         return denoiser
