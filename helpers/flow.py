@@ -48,7 +48,7 @@ def _per_image(t: Tensor | float, x: Tensor) -> Tensor:
 
 
 def interpolate(x_noise: Tensor, x_data: Tensor, t: Tensor | float) -> Tensor:
-    """The flow-matching path (course part B, flow matching Eq. 2): x_t from noise to data.
+    """The flow-matching path (course part B 2, flow matching): x_t from noise to data.
 
     x_t = (1 - t) x_noise + t x_data   (t = 0: the noise; t = 1: the data)
 
@@ -63,7 +63,7 @@ def interpolate(x_noise: Tensor, x_data: Tensor, t: Tensor | float) -> Tensor:
 
 
 def velocity_target(x_noise: Tensor, x_data: Tensor) -> Tensor:
-    """The flow's target velocity (course part B, flow matching Eq. 3): d x_t / dt.
+    """The flow's target velocity (course part B 2, flow matching): d x_t / dt.
 
     u = x_data - x_noise   (the same at every t: the path is a straight line)
 
@@ -83,7 +83,7 @@ def flow_loss(
     c: Tensor | None = None,
     mask: Tensor | None = None,
 ) -> Tensor:
-    """The flow-matching loss (course part B, flow matching Algorithms 1 and 3).
+    """The flow-matching loss (course part B 2.2 and 2.5, training the UNets).
 
     mean of ((x_data - x_noise) - u_theta(x_t, t))^2, x_t = interpolate(x_noise, x_data, t)
 
@@ -100,7 +100,7 @@ def flow_loss(
 
 
 def euler_step(x_t: Tensor, velocity: Tensor, t: float, t_next: float) -> Tensor:
-    """One Euler step along the flow (course part B, flow matching Algorithm 2): x_t -> x_t_next.
+    """One Euler step along the flow (course part B 2.3): x_t -> x_t_next.
 
     x_t_next = x_t + (t_next - t) velocity   (t < t_next <= 1: towards the data)
 
@@ -144,7 +144,7 @@ def flow_sample(
     t_start: float = 0.0,
     progress: bool = True,
 ) -> Tensor:
-    """Euler sampling of the flow (course part B, flow matching Algorithms 2 and 4): noise -> data.
+    """Euler sampling of the flow (course part B 2.3 and 2.6): noise -> data.
 
     Over consecutive pairs (t, t_next) of flow_times(num_ts, t_start):
         x_t_next = euler_step(x_t, velocity_model(x_t, t), t, t_next)
@@ -165,7 +165,7 @@ def flow_sample(
 
 
 def guided_velocity(model: nn.Module, x_t: Tensor, t: Tensor, c: Tensor, gamma: float) -> Tensor:
-    """Classifier-free guidance of the velocity (course part B, flow matching Algorithm 4).
+    """Classifier-free guidance of the velocity (course part B 2.6).
 
     u = u_uncond + gamma (u_cond - u_uncond)   (gamma = 1: the conditional estimate)
 

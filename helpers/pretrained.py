@@ -129,7 +129,7 @@ def cosine_alphas_cumprod(T: int = 1000) -> Tensor:
 
 
 class PretrainedFlowTimeUNet(PretrainedTimeUNet):
-    """The time-conditioned flow-matching UNet (course part B, flow matching): forward(x, t).
+    """The time-conditioned flow-matching UNet (course part B 2.1): forward(x, t).
 
     t (B,) in [0, 1] (0 noise, 1 data); the time embeddings scale u0 and u1 (t1 * u0, t2 * u1)
     where the DDPM network adds them. The class-conditioned flow model is PretrainedClassUNet.

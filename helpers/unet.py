@@ -225,7 +225,7 @@ class ClassConditionalUNet(TimeConditionalUNet):
 
 
 class FlowTimeUNet(TimeConditionalUNet):
-    """The course's time-conditioned flow-matching UNet: forward(x (B, C, 28, 28), t (B,)).
+    """The time-conditioned flow UNet (course part B 2.1): forward(x (B, C, 28, 28), t (B,)).
 
     The time embeddings SCALE the activations (u0 -> t1 * u0, u1 -> t2 * u1), where the DDPM
     TimeConditionalUNet adds them; same layers and parameter names. t = 0 is noise, 1 data.
