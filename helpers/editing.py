@@ -10,7 +10,7 @@ import math
 import torch
 from torch import Tensor
 from torchvision.transforms.functional import gaussian_blur
-from tqdm.auto import tqdm
+from tqdm import tqdm  # a text bar: a widget reads "Loading widget..." after a reconnect
 
 from helpers._checks import (
     check_gamma,
@@ -20,9 +20,8 @@ from helpers._checks import (
     check_signed_image,
     randn_like,
 )
-from helpers.denoiser import Denoiser
+from helpers.denoiser import Denoiser, guided_estimate
 from helpers.forward import forward
-from helpers.guidance import cfg
 from helpers.sampling import pairs
 from helpers.schedule import strided_timesteps
 from helpers.steps import ddpm_step, posterior_variance
@@ -45,21 +44,6 @@ def step_std(
     frac = (variance.float() + 1) / 2
     log_var = frac * beta.log() + (1 - frac) * beta_tilde.clamp(min=1e-20).log()
     return (0.5 * log_var).exp().to(variance.dtype)
-
-
-def guided_estimate(denoiser: Denoiser, x_t: Tensor, t: int, conds: tuple, gamma: float = 1.0):
-    """(eps_hat, variance) for x_t at t. conds is (cond,): the conditional estimate; or
-    (cond, uncond): classifier-free guidance with scale gamma (course Eq. A.4),
-
-        eps_hat = eps_uncond + gamma (eps_cond - eps_uncond),
-
-    both estimates from one batched pass; the variance channels come from the conditional
-    branch, as in IF's own pipeline.
-    """
-    if len(conds) == 1:
-        return denoiser.predict(x_t, t, list(conds))[0]
-    (eps_cond, variance), (eps_uncond, _) = denoiser.predict(x_t, t, list(conds))
-    return cfg(eps_cond, eps_uncond, gamma), variance
 
 
 def reverse_step(x_t, eps_hat, variance, t, t_prime, alphas_cumprod, generator=None) -> Tensor:
@@ -126,6 +110,11 @@ def iterative_denoise(
     gamma = check_guidance(gamma, generator, prompt=prompt)
     if uncond_prompt is not None:
         check_prompt(uncond_prompt, "uncond_prompt")
+    elif gamma != 1.0:  # guidance needs an unconditional estimate to push away from
+        raise ValueError(
+            f"gamma = {gamma:g} needs an uncond_prompt (classifier-free guidance); pass"
+            ' uncond_prompt="" or use iterative_denoise_cfg'
+        )
     conds = (denoiser.encode(prompt),)
     if uncond_prompt is not None:
         conds += (denoiser.encode(uncond_prompt),)

@@ -77,7 +77,7 @@ def train_classifier(
     images: Tensor, labels: Tensor, epochs: int = 4, seed: int = 0, progress: bool = True
 ) -> DigitClassifier:
     """Train DigitClassifier with Adam (1e-3, batch 128) on digits (N, 1, 28, 28) in [0, 1]."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # a text bar, as in helpers.sampling
 
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)

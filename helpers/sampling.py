@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
+from tqdm import tqdm  # a text bar: a widget reads "Loading widget..." after a reconnect
 
 from helpers import schedule
 from helpers.denoiser import UNetDenoiser, guided_estimate

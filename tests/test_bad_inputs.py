@@ -117,6 +117,12 @@ CASES = [
     ("gamma None", lambda d, p: anagram(d, gamma=None), RAISES, "must be a number"),
     ("gamma 1e6 hybrid", lambda d, p: hybrid(d, gamma=1e6), RAISES, r"\[0, 100\]"),
     ("gamma numpy", lambda d, p: sdedit(d, gamma=np.float32(5)), WORKS, ""),
+    (
+        "gamma without an unconditional prompt",
+        lambda d, p: editing.iterative_denoise(d, torch.zeros(1, 1, 28, 28), 30, gamma=7.0),
+        RAISES,
+        'needs an uncond_prompt.*uncond_prompt=""',
+    ),
     # i_start
     (
         "i_start 5.0",
