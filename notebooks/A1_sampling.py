@@ -14,6 +14,8 @@
 #     name: python3
 # ---
 
+# %%
+
 # %% [markdown]
 # # A1. Sampling from a pretrained diffusion model
 #
@@ -25,40 +27,31 @@
 # $$x_{t'} = \frac{\sqrt{\bar\alpha_{t'}}\,\beta_t}{1-\bar\alpha_t}\,\hat x_0 + \frac{\sqrt{\alpha_t}\,(1-\bar\alpha_{t'})}{1-\bar\alpha_t}\,x_t + v_\sigma \qquad \text{(course Eq. A.3)}$$
 
 # %%
-import os
-from pathlib import Path
-
 import torch
 
 import helpers
 from helpers import editing, plots
 from helpers.denoiser import OfflineDigits, load_backend
+from helpers.notebook import backend, by_profile, saver
 
-BACKEND = os.environ.get("KIT_BACKEND", "auto")  # "auto", "offline" or "deepfloyd"
-PROFILE = os.environ.get("KIT_PROFILE", "default")
-FIGURES = Path(os.environ.get("KIT_FIGURES", "../figures"))
 SEED = 0
 GAMMA = 7.0
-STRIDES = {"quick": [330, 90], "default": [330, 90, 30, 10], "full": [330, 90, 30, 10]}[PROFILE]
+STRIDES = by_profile(quick=[330, 90], default=[330, 90, 30, 10])  # from t = 990
 
-denoiser = load_backend(BACKEND)
+denoiser = load_backend(backend())  # KIT_BACKEND: "auto", "offline" or "deepfloyd"
 OFFLINE = isinstance(denoiser, OfflineDigits)
 PROMPTS = (
     ["a handwritten 0", "a handwritten 3", "a handwritten 5", "a handwritten 7", "a handwritten 9"]
     if OFFLINE
     else ["an oil painting of a snowy mountain village", "a man wearing a hat", "a rocket ship"]
 )
-save = plots.saver(
-    FIGURES,
-    notebook="A1_sampling",
-    backend=denoiser.name,
-    seed=SEED,
-    checkpoint=denoiser.checkpoint,
-)
+save = saver("A1_sampling", backend=denoiser.name, seed=SEED, checkpoint=denoiser.checkpoint)
 
 # %% [markdown]
 # ## 0. Samples at several step counts
-# Each row denoises the same starting noise with a different stride: 990 / stride steps.
+# Each row denoises the same starting noise with a different stride from $t = 990$, so with
+# 990 / stride steps; each column is one prompt, with classifier-free guidance. More steps give
+# cleaner, more detailed samples.
 
 # %%
 g = torch.Generator().manual_seed(SEED)
@@ -71,18 +64,23 @@ for stride in STRIDES:
             denoiser, x_T[i : i + 1], 0, prompt, GAMMA, timesteps=timesteps, generator=g
         )
         rows.append(x0)
+
+# %%
+steps = [len(helpers.strided_timesteps(990, stride)) - 1 for stride in STRIDES]
 fig = plots.show_images(
     torch.cat(rows),
     [p.removeprefix("a handwritten ") for p in PROMPTS],  # titles on the first row
     ncols=len(PROMPTS),
     signed=True,
-    row_labels=[f"{len(helpers.strided_timesteps(990, s)) - 1} steps" for s in STRIDES],
+    row_labels=[f"{s} steps" for s in steps],
 )
+
+# %%
 save(
     fig,
     "A1_sampling_steps",
     caption=f"Samples from pure noise with classifier-free guidance (gamma = {GAMMA}) at "
-    f"{', '.join(str(990 // s) for s in STRIDES)} denoising steps (rows; stride "
+    f"{', '.join(map(str, steps))} denoising steps (rows; stride "
     f"{', '.join(map(str, STRIDES))} from t = 990). Columns are prompts; each column starts from "
     "the same noise. More steps give cleaner, more detailed samples.",
     section="0. Setup: sampling at several step counts",

@@ -24,40 +24,39 @@
 # $$x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1 - \bar\alpha_t}\,\epsilon, \qquad \epsilon \sim \mathcal{N}(0, I) \qquad \text{(course Eq. A.2)}$$
 
 # %%
-import os
-from pathlib import Path
-
 import torch
 
 import helpers
 from helpers import plots
 from helpers.denoiser import load_backend
 from helpers.images import course_image
+from helpers.notebook import backend, saver
 from helpers.widgets import image_slider
 
-BACKEND = os.environ.get("KIT_BACKEND", "auto")  # "auto", "offline" or "deepfloyd"
-FIGURES = Path(os.environ.get("KIT_FIGURES", "../figures"))
 SEED = 0
 TIMESTEPS = [0, 100, 250, 500, 750, 999]
 
-denoiser = load_backend(BACKEND)
-save = plots.saver(FIGURES, notebook="A2_forward_process", backend=denoiser.name, seed=SEED)
+denoiser = load_backend(backend())  # KIT_BACKEND: "auto", "offline" or "deepfloyd"
+save = saver("A2_forward_process", backend=denoiser.name, seed=SEED)
 
 # %% [markdown]
 # ## 1.1 Noise the test image at several timesteps
-# The same noise $\epsilon$ at every t: only the two scales change.
+# The same noise $\epsilon$ at every t: only the two scales change. By t = 750 the image is
+# barely visible; t = 999 is almost pure noise.
 
 # %%
 x0 = course_image(denoiser.image_shape)  # (1, C, H, W) in [-1, 1]
 eps = torch.randn(x0.shape, generator=torch.Generator().manual_seed(SEED))
 x_t = torch.cat([helpers.forward(x0, t, denoiser.alphas_cumprod, eps=eps) for t in TIMESTEPS])
 fig = plots.show_images(x_t, [f"t = {t}" for t in TIMESTEPS], signed=True, size=1.6)
+
+# %%
 save(
     fig,
     "A2_forward_process",
-    caption="The forward process on the test image: x_t for t = 0 ... 999 of the cosine schedule "
-    "(T = 1000), with the same noise eps at every t. By t = 750 the image is barely visible; "
-    "t = 999 is almost pure noise.",
+    caption=f"The forward process on the test image: x_t for t = {', '.join(map(str, TIMESTEPS))} "
+    f"of the cosine schedule (T = {len(denoiser.alphas_cumprod)}), with the same noise eps at "
+    "every t. By t = 750 the image is barely visible; t = 999 is almost pure noise.",
     section="1.1 Implementing the forward process",
     equation="x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps  (course Eq. A.2)",
 )

@@ -24,30 +24,26 @@
 # $$\hat\epsilon = \epsilon_u + \gamma\,(\epsilon_c - \epsilon_u) \qquad \text{(course Eq. A.4)}$$
 
 # %%
-import os
-from pathlib import Path
-
 import torch
 
 from helpers import editing, plots
 from helpers.denoiser import OfflineDigits, load_backend
+from helpers.notebook import backend, saver
 from helpers.widgets import image_slider
 
-BACKEND = os.environ.get("KIT_BACKEND", "auto")  # "auto", "offline" or "deepfloyd"
-FIGURES = Path(os.environ.get("KIT_FIGURES", "../figures"))
 SEED = 0
 SAMPLES = 5
 GAMMA = 7.0
 
-denoiser = load_backend(BACKEND)
+denoiser = load_backend(backend())  # KIT_BACKEND: "auto", "offline" or "deepfloyd"
 PROMPT = "a handwritten 4" if isinstance(denoiser, OfflineDigits) else "a high quality photo"
-save = plots.saver(
-    FIGURES, notebook="A4_cfg", backend=denoiser.name, seed=SEED, checkpoint=denoiser.checkpoint
-)
+save = saver("A4_cfg", backend=denoiser.name, seed=SEED, checkpoint=denoiser.checkpoint)
 
 # %% [markdown]
 # ## 1.5 and 1.6: five samples without and five with guidance
-# Both rows start from the same five noise images.
+# Both rows start from the same five noise images and draw the same step noise: the top row
+# without guidance ($\gamma = 1$), the bottom row with $\gamma = 7$. Guidance gives cleaner,
+# more prompt-like samples that look more alike.
 
 # %%
 g = torch.Generator().manual_seed(SEED)
@@ -64,10 +60,12 @@ fig = plots.show_images(
     signed=True,
     row_labels=["no guidance", f"CFG, gamma = {GAMMA:g}"],
 )
+
+# %%
 save(
     fig,
     "A4_cfg",
-    caption=f'Five samples for the prompt "{PROMPT}" without guidance (top, gamma = 1) and with '
+    caption=f'{SAMPLES} samples for the prompt "{PROMPT}" without guidance (top, gamma = 1) and with '
     f"classifier-free guidance gamma = {GAMMA:g} (bottom), from the same starting noise and step noise. "
     "Guidance gives cleaner, more prompt-like samples that look more alike.",
     section="1.5 Diffusion model sampling, 1.6 Classifier-free guidance",

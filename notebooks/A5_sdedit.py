@@ -25,9 +25,6 @@
 # $$x_{t} = \sqrt{\bar\alpha_{t}}\,x_{\text{orig}} + \sqrt{1-\bar\alpha_{t}}\,\epsilon, \quad t = \texttt{strided\_timesteps}[i_\text{start}], \quad \text{then denoise with CFG} \qquad \text{(SDEdit, Meng et al. 2022)}$$
 
 # %%
-import os
-from pathlib import Path
-
 import torch
 from PIL import Image
 from skimage import data
@@ -35,27 +32,27 @@ from skimage import data
 from helpers import editing, plots
 from helpers.denoiser import OfflineDigits, load_backend
 from helpers.images import course_image, from_pil, load_image, strokes_to_image
+from helpers.notebook import backend, saver
+from helpers.schedule import strided_timesteps
 from helpers.widgets import DrawingPad, image_slider
 
-BACKEND = os.environ.get("KIT_BACKEND", "auto")  # "auto", "offline" or "deepfloyd"
-FIGURES = Path(os.environ.get("KIT_FIGURES", "../figures"))
 SEED = 0
 I_STARTS = [1, 3, 5, 7, 10, 20]
 PROMPT = "a high quality photo"  # generic: for the offline model, the unconditional branch
 
-denoiser = load_backend(BACKEND)
+denoiser = load_backend(backend())  # KIT_BACKEND: "auto", "offline" or "deepfloyd"
 OFFLINE = isinstance(denoiser, OfflineDigits)
 C, S, _ = denoiser.image_shape
 TEXT_PROMPT = "a handwritten 3" if OFFLINE else "a rocket ship"
-save = plots.saver(
-    FIGURES, notebook="A5_sdedit", backend=denoiser.name, seed=SEED, checkpoint=denoiser.checkpoint
-)
+save = saver("A5_sdedit", backend=denoiser.name, seed=SEED, checkpoint=denoiser.checkpoint)
 
-
+# %%
 TITLES = [f"i_start = {i}" for i in I_STARTS] + ["original"]
+T_STARTS = [strided_timesteps()[i] for i in I_STARTS]  # 960 ... 390
 
 # %% [markdown]
 # ## 1.7 SDEdit on the test image
+# From a freshly imagined image at i_start 1 (t = 960) to a faithful copy at i_start 20 (t = 390).
 
 # %%
 fig = plots.show_images(
@@ -63,18 +60,23 @@ fig = plots.show_images(
     TITLES,
     signed=True,
 )
+
+# %%
 save(
     fig,
     "A5_sdedit_test_image",
-    caption=f'SDEdit of the test image with "{PROMPT}" at i_start = {", ".join(map(str, I_STARTS))} '
-    "(t = 960 ... 390): from a freshly imagined image at i_start 1 to a faithful copy at i_start 20.",
+    caption=f'SDEdit of the test image with "{PROMPT}" at i_start = '
+    f"{', '.join(map(str, I_STARTS))} (t = {T_STARTS[0]} ... {T_STARTS[-1]}): from a freshly "
+    f"imagined image at i_start {I_STARTS[0]} to a faithful copy at i_start {I_STARTS[-1]}.",
     section="1.7 Image-to-image translation",
     equation="x_t = forward(x_orig, strided_timesteps[i_start]); then iterative_denoise_cfg from i_start",
 )
 
 # %% [markdown]
 # ## 1.7 SDEdit on your own images
-# `load_image` crops, resizes and converts any file, and says what it did. Replace the paths with yours.
+# `load_image` crops, resizes and converts any file, and says what it did. Replace the paths with
+# yours. Here: a 2 photographed on paper (cropped, resized, greyed and inverted on loading) and a
+# second image, at the same i_start values.
 
 # %%
 own = [load_image("../assets/images/paper_digit_2.png", S, C)]
@@ -94,6 +96,8 @@ fig = plots.show_images(
     ncols=len(TITLES),
     signed=True,
 )
+
+# %%
 save(
     fig,
     "A5_sdedit_own_images",
@@ -106,7 +110,8 @@ save(
 # %% [markdown]
 # ## 1.7.1 Hand-drawn images
 # Draw in the pad below (JupyterLab), then run the next cell with `drawing = pad.image()`. The
-# headless run uses the pen strokes written out here instead.
+# headless run uses the pen strokes written out here instead (a crossed 7). Small i_start turns
+# it into a plausible image; large i_start keeps the sketch.
 
 # %%
 pad = DrawingPad(size=S)
@@ -119,6 +124,8 @@ drawing = drawing.expand(1, C, S, S)
 fig = plots.show_images(
     editing.sdedit_sweep(denoiser, drawing, I_STARTS, PROMPT), TITLES, signed=True
 )
+
+# %%
 save(
     fig,
     "A5_hand_drawn",
@@ -130,7 +137,9 @@ save(
 
 # %% [markdown]
 # ## 1.7.3 Text-conditional image-to-image translation
-# The same edits, guided by a different prompt: the result moves from the prompt towards the test image.
+# The same edits, guided by a different prompt: the result moves from the prompt towards the test
+# image. At small i_start the prompt wins, at large i_start the test image does; in between,
+# images that are a bit of both.
 
 # %%
 fig = plots.show_images(
@@ -138,6 +147,8 @@ fig = plots.show_images(
     TITLES,
     signed=True,
 )
+
+# %%
 save(
     fig,
     "A5_text_sdedit",

@@ -23,36 +23,26 @@
 # $$x_{t'} \leftarrow m\,x_{t'} + (1 - m)\,\mathrm{forward}(x_{\text{orig}}, t') \qquad \text{(course 1.7.2)}$$
 
 # %%
-import os
-from pathlib import Path
-
 import torch
 
 from helpers import editing, plots
 from helpers.denoiser import OfflineDigits, load_backend
 from helpers.images import box_mask, course_image
+from helpers.notebook import backend, by_profile, saver
 
-BACKEND = os.environ.get("KIT_BACKEND", "auto")  # "auto", "offline" or "deepfloyd"
-PROFILE = os.environ.get("KIT_PROFILE", "default")
-FIGURES = Path(os.environ.get("KIT_FIGURES", "../figures"))
 SEED = 0
-RESULTS = {"quick": 1, "default": 3, "full": 3}[PROFILE]  # results per image, from different noise
+RESULTS = by_profile(quick=1, default=3)  # results per image, from different noise
+PROMPT = "a high quality photo"
 
-denoiser = load_backend(BACKEND)
+denoiser = load_backend(backend())  # KIT_BACKEND: "auto", "offline" or "deepfloyd"
 OFFLINE = isinstance(denoiser, OfflineDigits)
 C, S, _ = denoiser.image_shape
-PROMPT = "a high quality photo"
-save = plots.saver(
-    FIGURES,
-    notebook="A6_inpainting",
-    backend=denoiser.name,
-    seed=SEED,
-    checkpoint=denoiser.checkpoint,
-)
+save = saver("A6_inpainting", backend=denoiser.name, seed=SEED, checkpoint=denoiser.checkpoint)
 
 # %% [markdown]
 # ## 1.7.2 Inpainting the test image
-# Columns: the image, the mask (grey = regenerate), the hole (grey), then results from different noise.
+# The images and their masks (1 = regenerate): for the offline model the held-out 7, 2 and 1,
+# with their top half, bottom half and right half regenerated; for DeepFloyd the astronaut's face.
 
 # %%
 if OFFLINE:  # the held-out 7, 2 and 1: regenerate their top half, bottom half, and right half
@@ -67,6 +57,13 @@ if OFFLINE:  # the held-out 7, 2 and 1: regenerate their top half, bottom half, 
 else:  # the astronaut's face
     images = course_image(denoiser.image_shape)
     masks = box_mask((1, S, S), 4, 18, 24, 22)
+
+# %% [markdown]
+# Columns: the image, the mask (grey = regenerate), the hole (grey), then results from different
+# noise. Outside the mask every pixel is the original, exactly; inside, the model fills in
+# content that fits the rest.
+
+# %%
 rows = []
 for x_orig, mask in zip(images.split(1), masks.split(1), strict=True):
     g = torch.Generator().manual_seed(SEED)
@@ -76,12 +73,16 @@ for x_orig, mask in zip(images.split(1), masks.split(1), strict=True):
     ]
     shown_mask = (mask * 1.5 - 1).expand_as(x_orig)  # grey = regenerate, black = keep
     rows += [x_orig, shown_mask, x_orig * (1 - mask), *results]  # the hole in mid-grey
+
+# %%
 fig = plots.show_images(
     torch.cat(rows),
     ["image", "mask", "hole"] + [f"result {i + 1}" for i in range(RESULTS)],
     ncols=3 + RESULTS,
     signed=True,
 )
+
+# %%
 save(
     fig,
     "A6_inpainting",
