@@ -26,9 +26,6 @@
 # $10^{-4}$, five epochs.
 
 # %%
-import os
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import torch
 
@@ -36,23 +33,23 @@ import helpers
 from helpers import plots
 from helpers.checkpoints import course_models, unpack_images
 from helpers.evaluation import denoise, denoiser_mse, noisy_test_digits
+from helpers.notebook import by_profile, saver
 from helpers.training import train_recipe
 
-PROFILE = os.environ.get("KIT_PROFILE", "default")
-FIGURES = Path(os.environ.get("KIT_FIGURES", "../figures"))
 RETRAIN = False  # True: train here instead, checkpoints in runs/denoiser at the repository root
 RETRAIN_EPOCHS = 5  # the course's 5 take about an hour on a 2-core CPU; try 1
 SEED = 0
 SIGMAS = [0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0]
 DIGITS = 4  # rows of the noising grid
-N = {"quick": 100, "default": 1000, "full": 10000}[PROFILE]  # test digits for the error curve
+N = by_profile(quick=100, default=1000, full=10000)  # test digits for the error curve
 
-save = plots.saver(FIGURES, notebook="B1_single_step_denoiser", backend="MNIST 28x28", seed=SEED)
+save = saver("B1_single_step_denoiser", backend="MNIST 28x28", seed=SEED)
 
 # %% [markdown]
 # ## 1.2 Noising grid
 # Each row is a training digit, each column a noise level $\sigma$; values are clipped to [0, 1]
-# for display only.
+# for display only. The denoiser is trained at $\sigma = 0.5$, where the digits are still
+# readable.
 
 # %%
 images, labels = helpers.mnist_tensors(train=True)
@@ -62,11 +59,13 @@ eps = torch.randn(x.shape, generator=g)
 grid = torch.stack([x + sigma * eps for sigma in SIGMAS], dim=1).flatten(0, 1)  # row per digit
 titles = [f"sigma = {s}" for s in SIGMAS] + [""] * (len(grid) - len(SIGMAS))
 fig = plots.show_images(grid, titles, ncols=len(SIGMAS))
+
+# %%
 save(
     fig,
     "B1_noising_grid",
-    caption="Noising process z = x + sigma eps on four MNIST training digits for sigma = 0 ... 1 "
-    "(columns). The denoiser is trained at sigma = 0.5, where the digits are still readable.",
+    caption=f"Noising process z = x + sigma eps on {DIGITS} MNIST training digits for sigma = "
+    f"{SIGMAS[0]:g} ... {SIGMAS[-1]:g} (columns). The denoiser is trained at sigma = 0.5, where the digits are still readable.",
     section="1.2 Using the UNet to train a denoiser",
     equation="z = x + sigma eps",
 )
@@ -86,7 +85,14 @@ LAST = max(models)  # 5, the course's last epoch, unless RETRAIN_EPOCHS says oth
 model = models[LAST]
 CHECKPOINT = None if RETRAIN else model.manifest["sha256"][:12]
 
+# %% [markdown]
+# The loss per batch and its running mean, on a log scale. Doing nothing, $D(z) = z$, would
+# score $\sigma^2 = 0.25$.
+
+# %%
 fig = plots.plot_loss(history, f"single-step denoiser, sigma = {config.sigma}")
+
+# %%
 save(
     fig,
     "B1_loss",
@@ -109,6 +115,10 @@ if RETRAIN:
 else:
     epoch1 = unpack_images(model.manifest["metrics"]["epochs"]["1"]["panel"])
 last = denoise(model, z).clamp(0, 1)  # as the recorded panel
+mse = {e: ((out - x) ** 2).mean().item() for e, out in ((1, epoch1), (LAST, last))}
+print(f"MSE on these 8 digits: epoch 1 {mse[1]:.4f}, epoch {LAST} {mse[LAST]:.4f}")
+
+# %%
 fig = plots.show_images(
     torch.cat([x, z, epoch1, last]),
     ncols=8,
@@ -119,12 +129,12 @@ fig = plots.show_images(
         f"D(z), epoch {LAST}",
     ],
 )
-mse = {e: ((out - x) ** 2).mean().item() for e, out in ((1, epoch1), (LAST, last))}
-print(f"MSE on these 8 digits: epoch 1 {mse[1]:.4f}, epoch {LAST} {mse[LAST]:.4f}")
+
+# %%
 save(
     fig,
     "B1_results",
-    caption=f"Single-step denoising of eight test digits at sigma = {config.sigma}: clean, "
+    caption=f"Single-step denoising of {len(x)} test digits at sigma = {config.sigma}: clean, "
     f"noisy, and the denoiser's output after 1 and {LAST} epochs (MSE on these digits "
     f"{mse[1]:.4f} and {mse[LAST]:.4f}).",
     section="1.2.1 Training",
@@ -136,7 +146,8 @@ save(
 # ## 1.2.2 Out-of-distribution testing
 # The denoiser only ever saw $\sigma = 0.5$. The same test digits with other noise levels: below
 # it the outputs stay clean, a little above it they hold, and from $\sigma = 0.8$ the denoiser
-# starts to draw strokes that are not there, as if the noise were part of the digit.
+# starts to draw strokes that are not there, as if the noise were part of the digit. Each noisy
+# row $z$ is followed by its output $D(z)$.
 
 # %%
 x, _ = noisy_test_digits(0.0, 4, seed=SEED)
@@ -150,10 +161,12 @@ fig = plots.show_images(
     ncols=len(SIGMAS),
     row_labels=["z", "D(z)"] * len(x),
 )
+
+# %%
 save(
     fig,
     "B1_out_of_distribution",
-    caption=f"The denoiser trained at sigma = {config.sigma} applied to four test digits at "
+    caption=f"The denoiser trained at sigma = {config.sigma} applied to {len(x)} test digits at "
     "other noise levels (columns): each noisy row z is followed by its output D(z).",
     section="1.2.2 Out-of-distribution testing",
     checkpoint=CHECKPOINT,
@@ -170,6 +183,8 @@ save(
 errors = [denoiser_mse(model, s, N, seed=SEED) for s in SIGMAS]
 for s, error in zip(SIGMAS, errors, strict=True):
     print(f"sigma {s}: MSE {error:.4f}  (noisy input {s**2:.4f})")
+
+# %%
 fig, ax = plt.subplots(figsize=(5, 3))
 ax.plot(SIGMAS, errors, "o-", label="denoiser D(z)")
 ax.plot(SIGMAS[1:], [s**2 for s in SIGMAS[1:]], "s--", color="gray", label="noisy input z")
@@ -177,6 +192,8 @@ ax.axvline(config.sigma, color="tab:red", lw=0.8, ls=":", label="training sigma"
 ax.set(xlabel="sigma", ylabel="MSE to the clean digit", yscale="log")
 ax.legend(fontsize=8)
 fig.tight_layout()
+
+# %%
 save(
     fig,
     "B1_out_of_distribution_error",

@@ -14,8 +14,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # B2. A time-conditioned DDPM
 #
@@ -30,38 +28,38 @@
 # posterior from $t = 299$ down to 0.
 
 # %%
-import os
-from pathlib import Path
-
 import torch
 from torchvision.utils import make_grid
 
+import helpers
 from helpers import plots, sampling
 from helpers.checkpoints import available, checkpoint_name, course_models, load_checkpoint
 from helpers.evaluation import report
+from helpers.notebook import by_profile, saver
+from helpers.schedule import alphas_cumprod
 from helpers.training import train_recipe
 
-PROFILE = os.environ.get("KIT_PROFILE", "default")
-FIGURES = Path(os.environ.get("KIT_FIGURES", "../figures"))
 RETRAIN = False  # True: train here instead, checkpoints in runs/time at the repository root
 RETRAIN_EPOCHS = 20  # the course's 20 take 74 min on a 2-core CPU (minutes on a GPU); try 2
 SEED = 0
 EPOCHS = [e for e in (5, 20) if checkpoint_name("time", e) in available()]  # shipped
-STEPS = {"quick": 20, "default": 300, "full": 300}[PROFILE]
-N = {"quick": 40, "default": 100, "full": 1000}[PROFILE]  # samples scored by the classifier
+STEPS = by_profile(quick=20, default=300)  # sampler steps (the course's DDPM: all 300)
+N = by_profile(quick=40, default=100, full=1000)  # samples scored by the classifier
 
+# %%
 if RETRAIN:  # prints its time after a few steps; interrupt to save, run again to resume
     models, config, history = train_recipe("time", RETRAIN_EPOCHS, show=(5, 20))
 else:
     models, config, history = course_models("time", EPOCHS)
 EPOCHS = list(models)
+final = models[max(EPOCHS)]
 timesteps = sampling.ddim_timesteps(config.T, STEPS, "trailing")  # all T steps: 299, ..., 0
-save = plots.saver(
-    FIGURES,
-    notebook="B2_time_conditioned_ddpm",
+abar = alphas_cumprod(config.betas())  # (T,)
+save = saver(
+    "B2_time_conditioned_ddpm",
     backend="MNIST 28x28, course UNet D = 64",
     seed=SEED,
-    checkpoint=None if RETRAIN else models[max(EPOCHS)].manifest["sha256"][:12],
+    checkpoint=None if RETRAIN else final.manifest["sha256"][:12],
 )
 
 # %% [markdown]
@@ -73,14 +71,54 @@ save = plots.saver(
 fig = plots.plot_loss(
     history, f"time-conditioned UNet, epochs 1 to {max(EPOCHS)} of {config.epochs}"
 )
+
+# %%
 save(
     fig,
     "B2_loss",
     caption="Training loss of the time-conditioned UNet (MSE between true and predicted noise, "
-    "log scale), per batch of 128 and as a running mean.",
+    f"log scale), per batch of {config.batch_size} and as a running mean.",
     section="2.2 Training the UNet",
     equation="L = E ||eps_theta(x_t, t/T) - eps||^2",
 )
+
+# %% [markdown]
+# ## 2.3 The sampling loop (course Algorithm B.2)
+# Start from pure noise $x_T$ and walk down the timesteps, one `ddpm_step` per pair $(t, t')$:
+# the UNet's noise estimate $\epsilon_\theta(x_t, t/T)$ with $t$ normalised by $T$ as in
+# training, the posterior's noise $v_\sigma = \sqrt{\tilde\beta}\,z$, and your `ddpm_step`
+# (course Eq. A.3; $t' = t - 1$ with all $T$ steps). Last, the clean estimate $\hat x_0$ at the
+# final timestep.
+
+# %%
+g = torch.Generator().manual_seed(SEED)  # draws x_T, then every step's z, as sample_digits does
+device = next(final.parameters()).device  # the CPU, or a GPU after RETRAIN on one
+ones = torch.ones(10, device=device)  # (10,): one t / T per digit
+
+# %%
+x_t = torch.randn(10, 1, 28, 28, generator=g).to(device)  # x_T: ten digits
+with torch.no_grad():
+    for t, t_prime in sampling.pairs(timesteps):  # (299, 298), ..., (1, 0) with all T steps
+        eps_hat = final(x_t, t / config.T * ones)  # (10, 1, 28, 28), t normalised by T
+        v_sigma = helpers.posterior_variance(t, t_prime, abar).sqrt() * torch.randn(
+            x_t.shape, generator=g
+        ).to(device)
+        x_t = helpers.ddpm_step(x_t, eps_hat, t, t_prime, abar, v_sigma=v_sigma)
+    eps_hat = final(x_t, timesteps[-1] / config.T * ones)
+    x0_hat = helpers.estimate_x0(x_t, eps_hat, timesteps[-1], abar)  # at t = 0 with all T steps
+
+# %% [markdown]
+# `sampling.sample_digits` runs this loop (as DDIM with $\eta = 1$, the same posterior) from the
+# same seed and gives the same digits, up to rounding: `ddpm_step` and `ddim_step` with
+# $\eta = 1$ write the same posterior two ways. From here on the notebook uses it.
+
+# %%
+digits, _ = sampling.sample_digits(
+    final, config, torch.zeros(10), timesteps=timesteps, seed=SEED, fast=False
+)
+# float32 rounding: 5e-5 at most over 300 steps on a CPU
+torch.testing.assert_close(x0_hat.clamp(0, 1).cpu(), digits, atol=2e-4, rtol=0)
+print("the unrolled loop and sampling.sample_digits agree")
 
 # %% [markdown]
 # ## 2.3 Samples after 5 and 20 epochs
@@ -92,19 +130,28 @@ save(
 # %%
 classifier = load_checkpoint("digit_classifier")
 every = max(len(timesteps) // 30, 1)  # keep about 30 frames for the animation below
+samples, scores = {}, {}
 for epoch, model in models.items():  # in order of epochs: `frames` ends as the last model's
-    digits, frames = sampling.sample_digits(
+    samples[epoch], frames = sampling.sample_digits(
         model, config, torch.zeros(N), timesteps=timesteps, seed=SEED, frames_every=every
     )
-    score = report(digits, None, classifier)
-    print(f"epoch {epoch}: {score}")
-    fig = plots.show_images(
-        digits[:40],
+    scores[epoch] = report(samples[epoch], None, classifier)
+    print(f"epoch {epoch}: {scores[epoch]}")
+
+# %%
+figures = {
+    epoch: plots.show_images(
+        samples[epoch][:40],
         ncols=10,
         suptitle=f"after {epoch} epochs: classifier confidence {score['mean_confidence']:.2f}",
     )
+    for epoch, score in scores.items()
+}
+
+# %%
+for epoch, score in scores.items():
     save(
-        fig,
+        figures[epoch],
         f"B2_samples_epoch{epoch:02d}",
         caption=f"Samples of the time-conditioned UNet after {epoch} epochs, DDPM over "
         f"{len(timesteps)} steps. Mean top probability of the MNIST classifier on {N} samples: "
@@ -112,7 +159,7 @@ for epoch, model in models.items():  # in order of epochs: `frames` ends as the 
         f"{score['frechet_real_vs_real']:.1f}).",
         section="2.3 Sampling from the UNet",
         equation="x_t' from the DDPM posterior with eps_theta(x_t, t/T)",
-        checkpoint=None if RETRAIN else model.manifest["sha256"][:12],
+        checkpoint=None if RETRAIN else models[epoch].manifest["sha256"][:12],
     )
 
 # %% [markdown]
@@ -123,8 +170,11 @@ for epoch, model in models.items():  # in order of epochs: `frames` ends as the 
 
 # %%
 grids = [make_grid(f[:10], nrow=10, padding=2, pad_value=1.0) for f in frames]
+grids += grids[-1:] * 10  # hold the result for a moment
+
+# %%
 save(
-    grids + grids[-1:] * 10,  # hold the result for a moment
+    grids,
     "B2_sampling",
     caption=f"Animation of DDPM sampling with the time-conditioned UNet: the model's estimate "
     f"of the clean digit x0_hat every {every} of the {len(timesteps)} steps, ten samples.",

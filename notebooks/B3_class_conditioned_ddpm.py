@@ -29,9 +29,6 @@
 # $\gamma = 5$, both estimates from one batched forward pass.
 
 # %%
-import os
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import torch
 from torchvision.utils import make_grid
@@ -39,21 +36,17 @@ from torchvision.utils import make_grid
 from helpers import plots, sampling
 from helpers.checkpoints import available, checkpoint_name, course_models, load_checkpoint
 from helpers.evaluation import balanced_labels, report
+from helpers.notebook import by_profile, saver
 from helpers.training import train_recipe
 
-PROFILE = os.environ.get("KIT_PROFILE", "default")
-FIGURES = Path(os.environ.get("KIT_FIGURES", "../figures"))
 RETRAIN = False  # True: train here instead, checkpoints in runs/class at the repository root
 RETRAIN_EPOCHS = 20  # the course's 20 take 63 min on a 2-core CPU (minutes on a GPU); try 2
 SEED = 0
 GAMMA = 5.0
 EPOCHS = [e for e in (5, 20) if checkpoint_name("class", e) in available()]  # shipped
-# sampler steps for the figures (the course's DDPM: all 300) and for the guidance sweep
-STEPS = {"quick": 20, "default": 300, "full": 300}[PROFILE]
-SWEEP_N = {"quick": 10, "default": 100, "full": 1000}[PROFILE]
-SWEEP_STEPS = {"quick": 10, "default": 50, "full": 300}[PROFILE]
-GAMMAS = [0.0, 1.0, 2.0, 3.0, 5.0, 8.0]
+STEPS = by_profile(quick=20, default=300)  # sampler steps (the course's DDPM: all 300)
 
+# %%
 if RETRAIN:  # prints its time after a few steps; interrupt to save, run again to resume
     models, config, history = train_recipe("class", RETRAIN_EPOCHS, show=(5, 20))
 else:
@@ -61,9 +54,8 @@ else:
 EPOCHS = list(models)
 timesteps = sampling.ddim_timesteps(config.T, STEPS, "trailing")  # all T steps: 299, 298, ..., 0
 final = models[max(EPOCHS)]
-save = plots.saver(
-    FIGURES,
-    notebook="B3_class_conditioned_ddpm",
+save = saver(
+    "B3_class_conditioned_ddpm",
     backend="MNIST 28x28, course UNet D = 64",
     seed=SEED,
     checkpoint=None if RETRAIN else final.manifest["sha256"][:12],
@@ -72,12 +64,15 @@ save = plots.saver(
 # %% [markdown]
 # ## 2.4 Training loss
 # One point per batch of 128 over all epochs (469 batches each); the learning rate decays by 10x
-# over training (ExponentialLR).
+# over training (ExponentialLR). It drops fast in the first epoch and keeps falling slowly as
+# the learning rate decays.
 
 # %%
 fig = plots.plot_loss(
     history, f"class-conditioned UNet, epochs 1 to {max(EPOCHS)} of {config.epochs}"
 )
+
+# %%
 save(
     fig,
     "B3_loss",
@@ -97,21 +92,26 @@ save(
 # %%
 labels = torch.arange(10).repeat(4)  # (40,) four rows of 0..9
 every = max(len(timesteps) // 30, 1)  # keep about 30 frames for the animation below
+figures = {}
 for epoch, model in models.items():  # in order of epochs: `frames` ends as the last model's
     digits, frames = sampling.sample_digits(
         model, config, labels, timesteps=timesteps, gamma=GAMMA, seed=SEED, frames_every=every
     )
-    fig = plots.show_images(
+    figures[epoch] = plots.show_images(
         digits, [str(d) for d in range(10)], ncols=10, suptitle=f"after {epoch} epochs"
     )
+
+# %%
+for epoch, fig in figures.items():
     save(
         fig,
         f"B3_samples_epoch{epoch:02d}",
-        caption=f"Class-conditioned samples after {epoch} epochs: four per digit (columns), "
-        f"DDPM over {len(timesteps)} steps with classifier-free guidance gamma = {GAMMA:g}.",
+        caption=f"Class-conditioned samples after {epoch} epochs: {len(labels) // 10} per digit "
+        f"(columns), DDPM over {len(timesteps)} steps with classifier-free guidance "
+        f"gamma = {GAMMA:g}.",
         section="2.5 Sampling from the class-conditioned UNet",
         equation="eps_hat = eps_u + gamma (eps_c - eps_u); x_{t-1} from the DDPM posterior",
-        checkpoint=None if RETRAIN else model.manifest["sha256"][:12],
+        checkpoint=None if RETRAIN else models[epoch].manifest["sha256"][:12],
     )
 
 # %% [markdown]
@@ -122,6 +122,8 @@ for epoch, model in models.items():  # in order of epochs: `frames` ends as the 
 # %%
 grids = [make_grid(f[:10], nrow=10, padding=2, pad_value=1.0) for f in frames]
 grids += grids[-1:] * 10  # hold the result for a moment
+
+# %%
 save(
     grids,
     "B3_sampling",
@@ -140,9 +142,14 @@ save(
 # test digits at the same count (the floor). $\gamma = 0$ is the unconditional model.
 
 # %%
+SWEEP_N = by_profile(quick=10, default=100, full=1000)  # samples per gamma
+SWEEP_STEPS = by_profile(quick=10, default=50, full=300)
+GAMMAS = [0.0, 1.0, 2.0, 3.0, 5.0, 8.0]
 classifier = load_checkpoint("digit_classifier")
 sweep_labels = balanced_labels(SWEEP_N)
 sweep_steps = sampling.ddim_timesteps(config.T, SWEEP_STEPS, "trailing")
+
+# %%
 rows, examples = [], []
 for gamma in GAMMAS:
     digits, _ = sampling.sample_digits(
@@ -152,17 +159,23 @@ for gamma in GAMMAS:
     examples.append(digits[sweep_labels == 4][:8])
     print(f"gamma {gamma:g}: {rows[-1]}")
 
-fig, (ax_acc, ax_fd) = plt.subplots(1, 2, figsize=(9, 3.2))
+# %% [markdown]
+# Left: the share of samples the classifier assigns to the requested digit. Right: the Frechet
+# distance of their classifier features to test digits (dashed: real training vs test digits).
+# Guidance makes the class unmistakable; beyond a small $\gamma$ the distance grows again as
+# samples become uniform, thick, prototypical digits.
+
+# %%
+fig, (ax_acc, ax_fd) = plt.subplots(1, 2, figsize=(9, 3.2), layout="tight")
 ax_acc.plot(GAMMAS, [100 * r["accuracy"] for r in rows], "o-")
-ax_acc.set_xlabel("guidance scale gamma")
-ax_acc.set_ylabel("classified as requested (%)")
+ax_acc.set(xlabel="guidance scale gamma", ylabel="classified as requested (%)")
 ax_fd.plot(GAMMAS, [r["frechet"] for r in rows], "o-", label="samples vs test digits")
 ax_fd.axhline(rows[0]["frechet_real_vs_real"], ls="--", c="gray", label="real vs real")
-ax_fd.set_xlabel("guidance scale gamma")
-ax_fd.set_ylabel("Frechet distance")
+ax_fd.set(xlabel="guidance scale gamma", ylabel="Frechet distance")
 ax_fd.legend(fontsize=8)
 fig.suptitle(f"{SWEEP_N} samples per gamma, {len(sweep_steps)}-step DDPM", fontsize=10)
-fig.tight_layout()
+
+# %%
 save(
     fig,
     "B3_guidance_sweep",
@@ -175,12 +188,21 @@ save(
     equation="eps_hat = eps_u + gamma (eps_c - eps_u)",
     sampler=f"DDPM (eta = 1), {len(sweep_steps)} trailing timesteps",
 )
+
+# %% [markdown]
+# Samples of the digit 4 at each guidance scale (rows), from the same noise. Without guidance
+# ($\gamma = 0$) the model ignores the class; as $\gamma$ grows the 4s become cleaner and more
+# alike.
+
+# %%
 fig = plots.show_images(
     torch.cat(examples),
     ncols=len(examples[0]),
     row_labels=[f"gamma {g:g}" for g in GAMMAS],
     size=1.0,
 )
+
+# %%
 save(
     fig,
     "B3_guidance_samples",
