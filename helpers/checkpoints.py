@@ -17,7 +17,12 @@ from torch import nn
 
 from helpers.data import _sha256, mnist_tensors
 from helpers.metrics import DigitClassifier
-from helpers.pretrained import PretrainedClassUNet, PretrainedTimeUNet, PretrainedUNet
+from helpers.pretrained import (
+    PretrainedClassUNet,
+    PretrainedFlowTimeUNet,
+    PretrainedTimeUNet,
+    PretrainedUNet,
+)
 from helpers.training import RECIPES, TrainConfig, load_run, train
 from helpers.training import run_dir as default_run_dir
 
@@ -27,6 +32,10 @@ NAMES = {  # recipe -> checkpoint name prefix
     "time": "time_ddpm",
     "class": "class_ddpm",
     "offline": "offline_digits",
+    "flow_time": "flow_time",
+    "flow_class": "flow_class",
+    "flow_class_constant_lr": "flow_class_constant_lr",
+    "noise_denoiser": "noise_denoiser",
 }
 # a manifest's architecture -> the given network that loads it (helpers/pretrained.py): shipped
 # models never need the UNets students write in helpers/unet.py, which share the same names
@@ -34,6 +43,7 @@ ARCHITECTURES = {
     "UnconditionalUNet": PretrainedUNet,
     "TimeConditionalUNet": PretrainedTimeUNet,
     "ClassConditionalUNet": PretrainedClassUNet,
+    "FlowTimeUNet": PretrainedFlowTimeUNet,
     "DigitClassifier": DigitClassifier,
 }
 

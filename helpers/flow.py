@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
+from tqdm import tqdm  # a text bar, as in helpers.sampling
 
 from helpers._checks import check_same_shape
 

@@ -43,14 +43,6 @@ from helpers.evaluation import (
 from helpers.metrics import classify, frechet_distance, train_classifier
 from helpers.training import TrainConfig, load_run, model_kwargs
 
-# flow-matching recipes (helpers.training.RECIPES) -> checkpoint name prefix; beside
-# helpers.checkpoints.NAMES, which lists the DDPM ones
-FLOW_NAMES = {
-    "flow_time": "flow_time",
-    "flow_class": "flow_class",
-    "flow_class_constant_lr": "flow_class_constant_lr",
-    "noise_denoiser": "noise_denoiser",
-}
 DATA = "MNIST, bundled (assets/mnist): 60,000 training digits; metrics on the 10,000 test digits"
 
 
@@ -104,13 +96,6 @@ def sample_for_metrics(model, config: TrainConfig, labels, gamma: float, seed: i
         return (out + 1) / 2
     x0, _ = sampling.sample_digits(model, config, labels, gamma=gamma, seed=seed)
     return x0
-
-
-def name_of(recipe: str, epoch: int) -> str:
-    """The checkpoint name of a recipe's epoch: class_ddpm_epoch05, flow_class_epoch10, ..."""
-    if recipe in FLOW_NAMES:
-        return f"{FLOW_NAMES[recipe]}_epoch{epoch:02d}"
-    return checkpoint_name(recipe, epoch)
 
 
 def frechet_test_vs_test(n: int, classifier) -> float:
@@ -234,7 +219,7 @@ def export_run(recipe: str, run: Path, epochs: list[int], n: int, out: Path = CH
         path = export_checkpoint(
             model,
             model_kwargs(config),
-            out / name_of(recipe, epoch),
+            out / checkpoint_name(recipe, epoch),
             recipe=meta["config"],
             data=DATA,
             epochs=epoch,
@@ -257,7 +242,7 @@ def main() -> None:
     clf.add_argument("--epochs", type=int, default=5)
     clf.add_argument("--seed", type=int, default=0)
     run = sub.add_parser("export", help="export epochs of a training run with measured metrics")
-    run.add_argument("recipe", choices=sorted(NAMES | FLOW_NAMES))
+    run.add_argument("recipe", choices=sorted(NAMES))
     run.add_argument("--run", type=Path, help="the run's folder (default: runs/<recipe>)")
     run.add_argument("--epochs", type=int, nargs="+", required=True)
     run.add_argument("--samples", type=int, default=1000, help="samples for the metrics")
