@@ -76,6 +76,61 @@ def plot_loss(history: list[float], title: str, log: bool = True, smooth: int = 
     return fig
 
 
+def plot_lines(
+    ax,
+    x: list[float],
+    lines: dict[str, list[float]],
+    xlabel: str,
+    ylabel: str,
+    reference: tuple[str, float] | None = None,
+    log: str = "",
+) -> None:
+    """One marked line per entry {label: ys} of `lines` against x, on the axes ax.
+
+    reference (label, y): a dashed grey horizontal line, e.g. the real-vs-real floor of a
+    distance. log: the axes on a log scale, "", "x", "y" or "xy"; a log x-axis keeps the values
+    of x as its ticks. A legend appears when there is more than one line or a reference.
+    """
+    for label, ys in lines.items():
+        ax.plot(x, ys, "o-", label=label)
+    if reference is not None:
+        ax.axhline(reference[1], ls="--", c="gray", label=reference[0])
+    if "y" in log:
+        ax.set_yscale("log")
+    if "x" in log:
+        ax.set_xscale("log")
+        ax.minorticks_off()
+        ax.set_xticks(x, [f"{v:g}" for v in x])
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if len(lines) > 1 or reference is not None:
+        ax.legend(fontsize=7)
+
+
+def annotated_heatmap(
+    ax, values: np.ndarray, xlabels: list[str], ylabels: list[str], title: str
+) -> None:
+    """A table of values (rows, cols) as a heatmap on ax (low = light), each cell labelled."""
+    ax.imshow(values, cmap="viridis_r", aspect="auto")
+    for (i, j), value in np.ndenumerate(values):
+        color = "w" if value > values.mean() else "k"
+        ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=8, color=color)
+    ax.set_xticks(range(len(xlabels)), xlabels)
+    ax.set_yticks(range(len(ylabels)), ylabels)
+    ax.set_title(title, fontsize=9)
+
+
+def histogram_vs_normal(
+    ax, samples: np.ndarray, mean: float, std: float, label: str, title: str
+) -> None:
+    """A density histogram of samples on ax beside the density of N(mean, std^2) (named label),
+    drawn over mean +- 4 std."""
+    grid = np.linspace(mean - 4 * std, mean + 4 * std, 200)
+    density = np.exp(-0.5 * ((grid - mean) / std) ** 2) / (std * np.sqrt(2 * np.pi))
+    ax.hist(samples, bins=60, density=True, color="tab:gray", alpha=0.6, label="samples")
+    ax.plot(grid, density, "k", label=label)
+    ax.set_title(title, fontsize=9)
+
+
 def save_figure(fig, path: str | Path, caption: str, **facts) -> None:
     """Save fig as a reproducible PNG and a caption record path.json for the gallery.
 

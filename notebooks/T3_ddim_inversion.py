@@ -27,31 +27,25 @@
 # class-conditioned UNet of B3, given each digit's true class and no guidance ($\gamma = 1$).
 
 # %%
-import os
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import torch
 
 from helpers import plots, sampling
 from helpers.checkpoints import latest_course_model
 from helpers.data import mnist_tensors
+from helpers.notebook import by_profile, saver
 from helpers.schedule import alphas_cumprod
 
-PROFILE = os.environ.get("KIT_PROFILE", "default")
-FIGURES = Path(os.environ.get("KIT_FIGURES", "../figures"))
 SEED = 0
-STEPS = {"quick": [5, 20], "default": [5, 10, 20, 50, 100], "full": [5, 10, 20, 50, 100, 300]}
-STEPS = STEPS[PROFILE]
-N = {"quick": 4, "default": 16, "full": 100}[PROFILE]  # held-out digits to invert
-MERGE_STEPS = {"quick": 20, "default": 100, "full": 300}[PROFILE]
+STEPS = by_profile(quick=[5, 20], default=[5, 10, 20, 50, 100], full=[5, 10, 20, 50, 100, 300])
+N = by_profile(quick=4, default=16, full=100)  # held-out digits to invert
+MERGE_STEPS = by_profile(quick=20, default=100, full=300)
 WEIGHTS = [0.0, 0.25, 0.5, 0.75, 1.0]
 
 model, config, epoch = latest_course_model("class")
 abar = alphas_cumprod(config.betas())
-save = plots.saver(
-    FIGURES,
-    notebook="T3_ddim_inversion",
+save = saver(
+    "T3_ddim_inversion",
     backend=f"MNIST 28x28, class-conditioned UNet (epoch {epoch})",
     seed=SEED,
     checkpoint=model.manifest["sha256"][:12],
@@ -66,6 +60,8 @@ save = plots.saver(
 test_images, test_labels = mnist_tensors(train=False)
 x0, c = test_images[:N], test_labels[:N]
 eps_model = sampling.class_eps_model(model, config.T, c, gamma=1.0)
+
+# %%
 errors, latents, decoded = [], {}, {}
 for steps in STEPS:
     timesteps = sampling.ddim_timesteps(config.T, steps, "trailing")
@@ -74,15 +70,23 @@ for steps in STEPS:
     errors.append((2 * decoded[steps] - 2 * x0).pow(2).mean().item())  # [0,1] -> [-1,1] units
     print(f"S = {steps:3d}: reconstruction MSE {errors[-1]:.2e}")
 
-fig, ax = plt.subplots(figsize=(4.5, 3))
-ax.loglog(STEPS, errors, "o-")
-ax.minorticks_off()
-ax.axhline(1e-3, ls="--", c="gray", label="1e-3")
-ax.set_xticks(STEPS, [str(s) for s in STEPS])
-ax.set_xlabel("inversion and decoding steps S")
-ax.set_ylabel("reconstruction MSE ([-1, 1] units)")
-ax.legend(fontsize=8)
-fig.tight_layout()
+# %% [markdown]
+# The mean squared error between each digit and its reconstruction (invert to $x_T$, decode
+# with $\eta = 0$), against the number of steps: it falls steadily as the steps shrink.
+
+# %%
+fig, ax = plt.subplots(figsize=(4.5, 3), layout="tight")
+plots.plot_lines(
+    ax,
+    STEPS,
+    {"reconstruction": errors},
+    "inversion and decoding steps S",
+    "reconstruction MSE ([-1, 1] units)",
+    reference=("1e-3", 1e-3),
+    log="xy",
+)
+
+# %%
 save(
     fig,
     "T3_inversion_error",
@@ -93,6 +97,14 @@ save(
     equation="x_t+ = sqrt(abar_t+) x0_hat(x_t) + sqrt(1 - abar_t+) eps_theta(x_t, t)",
 )
 
+# %% [markdown]
+# Held-out digits (top), their DDIM latents $x_T$ (shown as $x_T / 3 + 0.5$), and their
+# reconstructions with the fewest and the most steps. The latent is far from white noise: the
+# digit's outline survives in a regular pattern (the schedule leaves $\sqrt{\bar\alpha_{299}}$
+# of the image in $x_{299}$, and the model's noise estimate is structured), yet decoding it
+# returns the digit.
+
+# %%
 few, many = STEPS[0], STEPS[-1]
 rows = torch.cat([x0[:8], (latents[many][:8] / 3 + 0.5), decoded[few][:8], decoded[many][:8]])
 fig = plots.show_images(
@@ -100,14 +112,16 @@ fig = plots.show_images(
     ncols=min(8, N),
     row_labels=["test digit", f"x_T ({many} steps)", f"decoded, S = {few}", f"decoded, S = {many}"],
 )
+
+# %%
 save(
     fig,
     "T3_inversion_examples",
     caption=f"Held-out digits (top), their DDIM latents x_T (shown as x_T / 3 + 0.5), and their "
     f"reconstructions with {few} and {many} steps. The latent is far from white noise: the "
-    "digit's outline survives in a regular pattern (the schedule leaves sqrt(abar_299) = "
-    f"{abar[-1].sqrt():.2f} of the image in x_299, and the model's noise estimate is "
-    "structured), yet decoding it returns the digit.",
+    f"digit's outline survives in a regular pattern (the schedule leaves sqrt(abar_{config.T - 1})"
+    f" = {abar[-1].sqrt():.2f} of the image in x_{config.T - 1}, and the model's noise estimate "
+    "is structured), yet decoding it returns the digit.",
     section="1. DDIM inversion",
     equation="x_T = DDIM^-1(x_0); x_0 = DDIM(x_T)",
 )
@@ -130,6 +144,8 @@ z = sampling.invert(
     timesteps,
     abar,
 )
+
+# %%
 pixel, linear, spherical = [], [], []
 for w in WEIGHTS:
     pixel.append(torch.lerp(two, five, w))
@@ -139,12 +155,23 @@ for w in WEIGHTS:
     ):
         out, _ = sampling.sample(uncond, z_w, timesteps, abar, eta=0.0)
         mixes.append(out.clamp(0, 1))
+
+# %% [markdown]
+# Top: the pixel-space mix $(1 - w)\,x_2 + w\,x_5$, a double exposure. Middle and bottom: the
+# latents mixed linearly or spherically, and decoded. The ends reproduce the two digits. The
+# spherical mix decodes to one solid shape at every $w$, moving from the 2 to the 5; the linear
+# mix has too small a norm in the middle and decodes to thin, broken strokes, like sampling
+# with the noise removed (T2).
+
+# %%
 fig = plots.show_images(
     torch.cat(pixel + linear + spherical),
     [f"w = {w:g}" for w in WEIGHTS],
     ncols=len(WEIGHTS),
     row_labels=["pixel mix", "latent mix\n(linear)", "latent mix\n(slerp)"],
 )
+
+# %%
 save(
     fig,
     "T3_inversion_merge",

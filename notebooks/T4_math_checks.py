@@ -27,24 +27,20 @@
 # 3. The strided DDPM step is the exact Gaussian posterior of the strided chain $x_0 \to x_{t'} \to x_t$.
 
 # %%
-import os
-from pathlib import Path
-
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 
 import helpers
 from helpers import plots, theory
+from helpers.notebook import by_profile, saver
 
-FIGURES = Path(os.environ.get("KIT_FIGURES", "../figures"))
-PROFILE = os.environ.get("KIT_PROFILE", "default")
 SEED = 0
-N = {"quick": 2_000, "default": 50_000, "full": 500_000}[PROFILE]  # Monte Carlo samples
+N = by_profile(quick=2_000, default=50_000, full=500_000)  # Monte Carlo samples
 X0 = 0.8  # one pixel value of a clean image
 betas = helpers.linear_betas(300).double()
 alphas_cumprod = helpers.alphas_cumprod(betas)
 g = torch.Generator().manual_seed(SEED)
+save = saver("T4_math_checks", backend="none (Monte Carlo)", seed=SEED)
 
 # %% [markdown]
 # ## 1. Closed form vs the iterated chain
@@ -55,7 +51,19 @@ g = torch.Generator().manual_seed(SEED)
 ts = list(range(0, 300, 23)) + [299]
 x0 = torch.full((N,), X0, dtype=torch.float64)
 chain = [theory.markov_chain_forward(x0, t, betas, g) for t in ts]
-fig, ax = plt.subplots(figsize=(6, 3.2))
+worst = max(
+    abs(x.mean() - alphas_cumprod[t].sqrt() * X0).item() for t, x in zip(ts, chain, strict=True)
+)
+print(
+    f"largest gap between chain mean and closed form: {worst:.4f} (standard error {1 / N**0.5:.4f})"
+)
+
+# %% [markdown]
+# Lines are the closed forms $\sqrt{\bar\alpha_t}\,x_0$ and $\sqrt{1-\bar\alpha_t}$; markers
+# are the mean and standard deviation of $x_t$ over the simulated chains.
+
+# %%
+fig, ax = plt.subplots(figsize=(6, 3.2), layout="tight")
 ax.plot(alphas_cumprod.sqrt() * X0, color="tab:blue", label="closed form mean sqrt(abar_t) x0")
 ax.plot((1 - alphas_cumprod).sqrt(), color="tab:orange", label="closed form std sqrt(1 - abar_t)")
 ax.plot(
@@ -67,26 +75,19 @@ ax.plot(
     label=f"chain mean ({N:,} runs)",
 )
 ax.plot(ts, [x.std() for x in chain], "s", color="tab:orange", mfc="none", label="chain std")
-ax.set_xlabel("timestep t (linear schedule, T = 300)")
+ax.set_xlabel(f"timestep t (linear schedule, T = {len(betas)})")
 ax.legend(fontsize=7)
 ax.set_title("q(x_t | x0): iterated Markov chain vs closed form", fontsize=10)
-fig.tight_layout()
-plots.save_figure(
+
+# %%
+save(
     fig,
-    FIGURES / "T4_closed_form_vs_chain",
-    caption=f"Closed-form forward process vs the iterated Markov chain for one pixel x0 = {X0}: lines are "
-    f"sqrt(abar_t) x0 and sqrt(1 - abar_t); markers are the mean and std of x_t over {N:,} simulated chains.",
-    notebook="T4_math_checks",
+    "T4_closed_form_vs_chain",
+    caption=f"Closed-form forward process vs the iterated Markov chain for one pixel x0 = {X0}: "
+    "lines are sqrt(abar_t) x0 and sqrt(1 - abar_t); markers are the mean and std of x_t over "
+    f"{N:,} simulated chains.",
     section="1. Closed form vs the iterated chain",
     equation="q(x_t | x0) = N(sqrt(abar_t) x0, (1 - abar_t) I)  (DDPM Eq. 4)",
-    backend="none (Monte Carlo)",
-    seed=SEED,
-)
-worst = max(
-    abs(x.mean() - alphas_cumprod[t].sqrt() * X0).item() for t, x in zip(ts, chain, strict=True)
-)
-print(
-    f"largest gap between chain mean and closed form: {worst:.4f} (standard error {1 / N**0.5:.4f})"
 )
 
 # %% [markdown]
@@ -97,40 +98,38 @@ print(
 
 # %%
 t, t_prime = 200, 100
+ETAS = [0.0, 0.5, 1.0]
 x_t = helpers.forward(x0[:, None], t, alphas_cumprod, generator=g)  # (N, 1)
+x_tps = {  # eta -> x_t' drawn from p_sigma(x_t' | x_t, x0), shape (N,)
+    eta: theory.ddim_posterior_sample(x_t, x0[:, None], t, t_prime, alphas_cumprod, eta, g)[:, 0]
+    for eta in ETAS
+}
 mean, std = (
     (alphas_cumprod[t_prime].sqrt() * X0).item(),
     (1 - alphas_cumprod[t_prime]).sqrt().item(),
 )
-grid = np.linspace(mean - 4 * std, mean + 4 * std, 200)
-fig, axes = plt.subplots(1, 3, figsize=(9, 2.8), sharey=True)
-for ax, eta in zip(axes, [0.0, 0.5, 1.0], strict=True):
-    x_tp = theory.ddim_posterior_sample(x_t, x0[:, None], t, t_prime, alphas_cumprod, eta, g)[:, 0]
-    ax.hist(x_tp.numpy(), bins=60, density=True, color="tab:gray", alpha=0.6, label="samples")
-    ax.plot(
-        grid,
-        np.exp(-0.5 * ((grid - mean) / std) ** 2) / (std * np.sqrt(2 * np.pi)),
-        "k",
-        label="q(x_t' | x0)",
-    )
-    ax.set_title(f"eta = {eta}: mean {x_tp.mean():.3f}, std {x_tp.std():.3f}", fontsize=9)
+
+# %%
+fig, axes = plt.subplots(1, len(ETAS), figsize=(9, 2.8), sharey=True, layout="tight")
+for ax, (eta, x_tp) in zip(axes, x_tps.items(), strict=True):
+    title = f"eta = {eta}: mean {x_tp.mean():.3f}, std {x_tp.std():.3f}"
+    plots.histogram_vs_normal(ax, x_tp.numpy(), mean, std, "q(x_t' | x0)", title)
 axes[0].legend(fontsize=7)
 fig.suptitle(
     f"x_t' from DDIM's posterior (t = {t} -> t' = {t_prime}); closed form: mean {mean:.3f}, std {std:.3f}",
     fontsize=10,
 )
-fig.tight_layout()
-plots.save_figure(
+
+# %%
+save(
     fig,
-    FIGURES / "T4_ddim_marginals",
-    caption="DDIM's posterior preserves the marginal: x_t ~ q(x_t | x0) at t = 200, then x_t' at t' = 100 "
-    "drawn from p_sigma(x_t' | x_t, x0) with sigma = eta sqrt(beta_tilde). For eta = 0, 0.5 and 1 the "
-    "histogram matches the closed-form density of q(x_t' | x0).",
-    notebook="T4_math_checks",
+    "T4_ddim_marginals",
+    caption=f"DDIM's posterior preserves the marginal: x_t ~ q(x_t | x0) at t = {t}, then x_t' at "
+    f"t' = {t_prime} drawn from p_sigma(x_t' | x_t, x0) with sigma = eta sqrt(beta_tilde). For "
+    f"eta = {', '.join(f'{e:g}' for e in ETAS[:-1])} and {ETAS[-1]:g} the histogram matches the "
+    "closed-form density of q(x_t' | x0).",
     section="2. DDIM keeps the marginals",
     equation="x_t' = sqrt(abar_t') x0 + sqrt(1 - abar_t' - sigma^2) eps_t + sigma z  (DDIM Eq. 7, 12)",
-    backend="none (Monte Carlo)",
-    seed=SEED,
 )
 
 # %% [markdown]
