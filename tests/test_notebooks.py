@@ -1,5 +1,6 @@
-"""Notebooks: committed clean and paired, and every one runs headless in the quick profile."""
+"""Notebooks: committed clean and paired, thin, and every one runs headless in the quick profile."""
 
+import ast
 import json
 from pathlib import Path
 
@@ -28,6 +29,59 @@ def test_notebook_is_committed_without_outputs_and_matches_its_pair(path):
     assert [c.source for c in paired.cells] == [c.source for c in notebook.cells], (
         f"{path.name} and {path.stem}.py differ: run `jupytext --sync {path}`"
     )
+
+
+MAX_STATEMENTS = 8  # per code cell: every statement, nested ones too, imports not counted
+
+
+def code_cells(path: Path) -> list[ast.Module]:
+    """The parsed code cells of a notebook's paired .py file (IPython magics dropped)."""
+    cells = [c for c in jupytext.read(path.with_suffix(".py")).cells if c.cell_type == "code"]
+    return [
+        ast.parse("\n".join(s for s in c.source.splitlines() if not s.startswith(("%", "!"))))
+        for c in cells
+    ]
+
+
+def statements(cell: ast.Module) -> int:
+    return sum(
+        isinstance(node, ast.stmt) and not isinstance(node, ast.Import | ast.ImportFrom)
+        for node in ast.walk(cell)
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_cells_are_short(path):
+    counts = [statements(cell) for cell in code_cells(path)]
+    long = {i + 1: n for i, n in enumerate(counts) if n > MAX_STATEMENTS}
+    assert not long, (
+        f"{path.stem}: code cells (numbered among code cells) with more than {MAX_STATEMENTS} "
+        f"statements: {long}; split them or move the work into helpers/"
+    )
+
+
+@pytest.mark.parametrize(
+    "stem, step",
+    [
+        ("A3_denoising", "ddpm_step"),
+        ("B2_time_conditioned_ddpm", "ddpm_step"),
+        ("T1_ddim_and_eta", "ddim_step"),
+    ],
+)
+def test_notebook_shows_the_loop_that_calls_the_students_step(stem, step):
+    """A for loop in a code cell calls the student's step function itself, not through a helper."""
+
+    def calls_step(node):
+        func = getattr(node, "func", None)
+        return getattr(func, "attr", getattr(func, "id", None)) == step
+
+    loops = [
+        loop
+        for cell in code_cells(REPO / "notebooks" / f"{stem}.ipynb")
+        for loop in ast.walk(cell)
+        if isinstance(loop, ast.For) and any(calls_step(n) for n in ast.walk(loop))
+    ]
+    assert loops, f"{stem} has no cell with a for loop that calls {step} directly"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
