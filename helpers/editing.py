@@ -289,6 +289,12 @@ def hybrid_filter(image_size: int, sigma: float | None = None) -> tuple[int, flo
     return min(kernel, 2 * image_size - 1), float(sigma)
 
 
+def hybrid_lowpass(image_size: int, sigma: float | None = None):
+    """The hybrid low-pass as a function of images (B, C, S, S): hybrid_filter's Gaussian blur."""
+    kernel, sigma = hybrid_filter(image_size, sigma)
+    return lambda x: gaussian_blur(x, [kernel, kernel], [sigma, sigma])
+
+
 def hybrid_image(
     denoiser,
     prompt_low: str,
@@ -306,9 +312,7 @@ def hybrid_image(
     lowpass is a Gaussian blur (kernel 33, sigma 2 at 64 px, scaled to the image size).
     """
     gamma = check_guidance(gamma, generator, prompt_low=prompt_low, prompt_high=prompt_high)
-    if lowpass is None:
-        kernel, sigma = hybrid_filter(denoiser.image_shape[-1])
-        lowpass = lambda x: gaussian_blur(x, [kernel, kernel], [sigma, sigma])  # noqa: E731
+    lowpass = lowpass or hybrid_lowpass(denoiser.image_shape[-1])
     c_low, c_high, uncond = (
         denoiser.encode(prompt_low),
         denoiser.encode(prompt_high),

@@ -50,6 +50,35 @@ def read_rates(readings: dict[str, tuple[Tensor, int]], classifier: nn.Module) -
     return rates | {"all": torch.stack(right).all(0).float().mean().item()}
 
 
+def real_digits(digit: int, n: int = 500) -> Tensor:
+    """The first n held-out test images of a digit, (n, 1, 28, 28) in [-1, 1] (part A's range)."""
+    test, labels = mnist_tensors(train=False, verbose=False)
+    return test[labels == digit][:n] * 2 - 1
+
+
+def anagram_rates(x: Tensor, digit_1: int, digit_2: int, view, classifier: nn.Module) -> dict:
+    """Shares of anagrams x (N, 1, 28, 28) in [-1, 1] that read as digit_1 (upright), as digit_2
+    once turned by view, and both ("all"); "real": the share of real digit_1 images that already
+    read as digit_2 turned, what the view gives for free."""
+    rates = read_rates({"upright": (x, digit_1), "turned": (view(x), digit_2)}, classifier)
+    free = read_rates({"real": (view(real_digits(digit_1)), digit_2)}, classifier)["real"]
+    return rates | {"real": free}
+
+
+def ideal_hybrids(low: int, high: int, lowpass) -> Tensor:
+    """lowpass(real low digit) + highpass(real high digit), held-out digits paired in order:
+    what a perfect hybrid of two real digits looks like, (n, 1, 28, 28) in [-1, 1]."""
+    real_low, real_high = real_digits(low), real_digits(high)
+    n = min(len(real_low), len(real_high))
+    return lowpass(real_low[:n]) + real_high[:n] - lowpass(real_high[:n])
+
+
+def hybrid_rates(x: Tensor, low: int, high: int, lowpass, classifier: nn.Module) -> dict:
+    """Shares of hybrids x (N, 1, 28, 28) in [-1, 1] that read as `low` from afar (through
+    lowpass), as `high` up close (the whole image), and both ("all")."""
+    return read_rates({"afar": (lowpass(x), low), "close": (x, high)}, classifier)
+
+
 def balanced_labels(n: int) -> Tensor:
     """n labels cycling through the ten digits: 0, 1, ..., 9, 0, 1, ... (N,)."""
     return torch.arange(n) % 10

@@ -26,82 +26,40 @@
 # $$\hat\epsilon = \tfrac12\big(\epsilon(x_t, p_1) + v^{-1}(\epsilon(v(x_t), p_2))\big), \qquad \hat\epsilon = f_\text{low}(\epsilon(x_t, p_1)) + f_\text{high}(\epsilon(x_t, p_2)) \qquad \text{(course 1.8, 1.9)}$$
 
 # %%
-import os
-from functools import partial
-from pathlib import Path
-
 import torch
-from torchvision.transforms.functional import gaussian_blur
 
 from helpers import editing, plots
 from helpers.checkpoints import load_checkpoint
-from helpers.data import mnist_tensors
 from helpers.denoiser import OfflineDigits, load_backend
-from helpers.evaluation import read_rates
+from helpers.evaluation import anagram_rates, hybrid_rates, ideal_hybrids
+from helpers.notebook import backend, by_profile, saver
 
-BACKEND = os.environ.get("KIT_BACKEND", "auto")  # "auto", "offline" or "deepfloyd"
-PROFILE = os.environ.get("KIT_PROFILE", "default")
-FIGURES = Path(os.environ.get("KIT_FIGURES", "../figures"))
 SEED = 0
-SAMPLES = {"quick": 1, "default": 16, "full": 32}[PROFILE]  # samples per setting, all judged
+SAMPLES = by_profile(quick=1, default=16, full=32)  # samples per setting, all judged
 SHOW = min(SAMPLES, 8)  # samples per setting in the figures
-
-denoiser = load_backend(BACKEND)
+denoiser = load_backend(backend())
 DIGITS = isinstance(denoiser, OfflineDigits)  # only digits have a classifier to judge them
+save = saver(
+    "A7_anagrams_hybrids", backend=denoiser.name, seed=SEED, checkpoint=denoiser.checkpoint
+)
+
+# %% [markdown]
+# The prompts. Anagrams are (prompt 1, prompt 2, view); hybrids (low, high, sigma of the
+# low-pass in pixels; None is the course's filter). Turned by 180 degrees a 6 already is a 9,
+# and flipped upside down a 2 is close to a 5; flipped, a 6 is a mirrored 9, which the model
+# has to bend. The hybrid pairs are explained under "1.9 Hybrid images" below.
+
+# %%
 if DIGITS:
-    # (prompt_1, prompt_2, view). Turned by 180 degrees a 6 already is a 9, and flipped upside
-    # down a 2 is close to a 5; flipped, a 6 is a mirrored 9, which the model has to bend.
-    ANAGRAMS = [
-        ("a handwritten 6", "a handwritten 9", "rot180"),
-        ("a handwritten 2", "a handwritten 5", "flip"),
-        ("a handwritten 6", "a handwritten 9", "flip"),
-    ]
-    # (prompt_low, prompt_high, sigma of the low-pass in pixels): see "Judging hybrids" below.
-    HYBRIDS = [
-        ("a handwritten 6", "a handwritten 4", 2.0),
-        ("a handwritten 0", "a handwritten 1", 1.5),
-    ]
+    ANAGRAMS = [(6, 9, "rot180"), (2, 5, "flip"), (6, 9, "flip")]
+    HYBRIDS = [(6, 4, 2.0), (0, 1, 1.5)]
     classifier = load_checkpoint("digit_classifier")
-    real_digits, real_labels = mnist_tensors(train=False, verbose=False)  # (N, 1, 28, 28) in [0, 1]
 else:
     ANAGRAMS = [
         ("an oil painting of an old man", "an oil painting of people around a campfire", "flip")
     ]
-    HYBRIDS = [("a lithograph of a skull", "a lithograph of waterfalls", None)]  # course filter
-save = plots.saver(
-    FIGURES,
-    notebook="A7_anagrams_hybrids",
-    backend=denoiser.name,
-    seed=SEED,
-    checkpoint=denoiser.checkpoint,
-)
-
-
-def real(digit: int, n: int = 500) -> torch.Tensor:
-    """The first n held-out MNIST images of a digit, (n, 1, 28, 28) in [-1, 1]."""
-    return real_digits[real_labels == digit][:n] * 2 - 1
-
-
-def short(prompt: str) -> str:
-    return prompt.removeprefix("a handwritten ")
-
-
-def blur(sigma: float | None):
-    """The hybrid low-pass of this backend's image size: a Gaussian blur of images (B, C, S, S)."""
-    kernel, sigma = editing.hybrid_filter(denoiser.image_shape[-1], sigma)
-    return partial(gaussian_blur, kernel_size=[kernel, kernel], sigma=[sigma, sigma])
-
-
-def judge_hybrids(x: torch.Tensor, low: int, high: int, lowpass) -> dict:
-    """Shares of hybrids x (N, 1, 28, 28) that read as `low` from afar and `high` up close."""
-    return read_rates({"afar": (lowpass(x), low), "close": (x, high)}, classifier)
-
-
-def ideal_hybrids(low: int, high: int, lowpass) -> torch.Tensor:
-    """lowpass(real low digit) + highpass(real high digit), pairing held-out digits in order."""
-    n = min(len(real(low)), len(real(high)))
-    return lowpass(real(low)[:n]) + real(high)[:n] - lowpass(real(high)[:n])
-
+    HYBRIDS = [("a lithograph of a skull", "a lithograph of waterfalls", None)]
+prompt = "a handwritten {}" if DIGITS else "{}"
 
 # %% [markdown]
 # ## Judging with the digit classifier
@@ -128,39 +86,35 @@ def ideal_hybrids(low: int, high: int, lowpass) -> torch.Tensor:
 # Top row of each pair: the samples; bottom row: the same samples turned by the view.
 
 # %%
-rows, labels, rates = [], [], []
-for prompt_1, prompt_2, view in ANAGRAMS:
+rows, rates = [], []
+for p_1, p_2, view in ANAGRAMS:
     g = torch.Generator().manual_seed(SEED)
-    x = editing.visual_anagram(denoiser, prompt_1, prompt_2, view, generator=g, batch=SAMPLES)
-    turned = editing.VIEWS[view](x)
-    rows += [x[:SHOW], turned[:SHOW]]
-    labels += [short(prompt_1), f"{view}: {short(prompt_2)}"]
+    x = editing.visual_anagram(
+        denoiser, prompt.format(p_1), prompt.format(p_2), view, generator=g, batch=SAMPLES
+    )
+    rows += [x[:SHOW], editing.VIEWS[view](x)[:SHOW]]
     if DIGITS:
-        d_1, d_2, free = denoiser.encode(prompt_1), denoiser.encode(prompt_2), editing.VIEWS[view]
-        sample = read_rates({"upright": (x, d_1), "turned": (turned, d_2)}, classifier)
-        rates.append(sample | {"real": read_rates({"": (free(real(d_1)), d_2)}, classifier)["all"]})
+        rates.append(anagram_rates(x, p_1, p_2, editing.VIEWS[view], classifier))
 
 # %%
+labels = [label for p_1, p_2, v in ANAGRAMS for label in (f"{p_1}", f"{v}: {p_2}")]
+fig = plots.show_images(torch.cat(rows), ncols=SHOW, signed=True, row_labels=labels)
 measured = [
-    f"{short(a)} -> {short(b)} by {v}: {r['all']:.0%} read as both (upright {r['upright']:.0%}, "
-    f"turned {r['turned']:.0%}; real {short(a)}s turned read as {short(b)}: {r['real']:.0%})"
-    for (a, b, v), r in zip(ANAGRAMS, rates, strict=False)  # no rates without a classifier
+    f"{p_1} -> {p_2} by {v}: {r['all']:.0%} read as both (upright {r['upright']:.0%}, turned "
+    f"{r['turned']:.0%}; real {p_1}s turned read as {p_2}: {r['real']:.0%})"
+    for (p_1, p_2, v), r in zip(ANAGRAMS, rates, strict=False)  # no rates without a classifier
 ]
 print(*measured, sep="\n")
-fig = plots.show_images(torch.cat(rows), ncols=SHOW, signed=True, row_labels=labels)
+
+# %%
 save(
     fig,
     "A7_visual_anagrams",
     caption="Visual anagrams: "
     + "; ".join(f'"{a}" that becomes "{b}" under the view "{v}"' for a, b, v in ANAGRAMS)
     + ". Each pair of rows shows samples and the same samples turned."
-    + (
-        f" Measured with the MNIST classifier on {SAMPLES} samples each: "
-        + "; ".join(measured)
-        + "."
-        if DIGITS
-        else ""
-    ),
+    + (f" Read by the MNIST classifier, {SAMPLES} samples each: " + "; ".join(measured) + ".")
+    * DIGITS,
     section="1.8 Visual anagrams",
     equation="eps = (eps(x_t, p1) + view^-1(eps(view(x_t), p2))) / 2, each with CFG",
 )
@@ -177,30 +131,35 @@ save(
 # cell after the figure measures this trade-off on ideal hybrids of real digits.
 
 # %%
-_, S, _ = denoiser.image_shape
-rows, labels, rates = [], [], []
-for prompt_low, prompt_high, sigma in HYBRIDS:
-    lowpass = blur(sigma)
+rows, hybrids = [], []
+for low, high, sigma in HYBRIDS:
+    lowpass = editing.hybrid_lowpass(denoiser.image_shape[-1], sigma)
     g = torch.Generator().manual_seed(SEED)
     x = editing.hybrid_image(
-        denoiser, prompt_low, prompt_high, lowpass=lowpass, generator=g, batch=SAMPLES
+        denoiser, prompt.format(low), prompt.format(high), 7.0, lowpass, generator=g, batch=SAMPLES
     )
     rows += [x[:SHOW], lowpass(x)[:SHOW]]
-    labels += [f"close: {short(prompt_high)}", f"afar: {short(prompt_low)}"]
-    if DIGITS:
-        low, high = denoiser.encode(prompt_low), denoiser.encode(prompt_high)
-        ideal = judge_hybrids(ideal_hybrids(low, high, lowpass), low, high, lowpass)["all"]
-        rates.append(judge_hybrids(x, low, high, lowpass) | {"ideal": ideal})
+    hybrids.append((x, lowpass))
 
 # %%
-filters = [editing.hybrid_filter(S, sigma) for _, _, sigma in HYBRIDS]
+rates = []
+for (low, high, _), (x, lowpass) in zip(HYBRIDS, hybrids, strict=True) if DIGITS else []:
+    ideal = ideal_hybrids(low, high, lowpass)  # the ceiling: real digits mixed perfectly
+    ideal_rate = hybrid_rates(ideal, low, high, lowpass, classifier)["all"]
+    rates.append(hybrid_rates(x, low, high, lowpass, classifier) | {"ideal": ideal_rate})
+
+# %%
+labels = [label for low, high, _ in HYBRIDS for label in (f"close: {high}", f"afar: {low}")]
+fig = plots.show_images(torch.cat(rows), ncols=SHOW, signed=True, row_labels=labels)
+filters = [editing.hybrid_filter(denoiser.image_shape[-1], sigma) for *_, sigma in HYBRIDS]
 measured = [
-    f"{short(low)} afar, {short(high)} close (sigma {sigma:g}): {r['all']:.0%} read as both "
-    f"(afar {r['afar']:.0%}, close {r['close']:.0%}; ideal hybrids of real digits {r['ideal']:.0%})"
-    for (low, high, _), (_, sigma), r in zip(HYBRIDS, filters, rates, strict=False)
+    f"{low} afar, {high} close (sigma {s:g}): {r['all']:.0%} read as both (afar {r['afar']:.0%},"
+    f" close {r['close']:.0%}; ideal hybrids of real digits {r['ideal']:.0%})"
+    for (low, high, _), (_, s), r in zip(HYBRIDS, filters, rates, strict=False)
 ]
 print(*measured, sep="\n")
-fig = plots.show_images(torch.cat(rows), ncols=SHOW, signed=True, row_labels=labels)
+
+# %%
 save(
     fig,
     "A7_hybrid_images",
@@ -209,14 +168,8 @@ save(
     + ". Rows alternate the hybrid at full size and as seen from afar, through its low-pass ("
     + ", ".join(f"Gaussian kernel {k}, sigma {s:g}" for k, s in filters)
     + ")."
-    + (
-        f" Measured with the MNIST classifier on {SAMPLES} samples each: "
-        + "; ".join(measured)
-        + ". On 28-pixel digits a digit's shape and strokes lie within about an octave, so one"
-        " cut-off cannot give each digit its own band: most pairs fail."
-        if DIGITS
-        else ""
-    ),
+    + (f" Read by the MNIST classifier, {SAMPLES} samples each: " + "; ".join(measured) + ".")
+    * DIGITS,
     section="1.9 Hybrid images",
     equation="eps = lowpass(eps(x_t, p1)) + highpass(eps(x_t, p2)), highpass = 1 - lowpass",
 )
@@ -228,16 +181,10 @@ save(
 # hold for most images. No diffusion model is involved: this is the ceiling at 28 pixels.
 
 # %%
-for prompt_low, prompt_high, _ in HYBRIDS if DIGITS else []:
-    low, high = denoiser.encode(prompt_low), denoiser.encode(prompt_high)
-    trade_off = {
-        s: judge_hybrids(ideal_hybrids(low, high, blur(s)), low, high, blur(s))
-        for s in (0.875, 1.25, 1.5, 2.0, 2.5, 3.0)
-    }
-    print(
-        f"{low} afar, {high} close: "
-        + ", ".join(
-            f"sigma {s:g}: {r['all']:.0%} (afar {r['afar']:.0%}, close {r['close']:.0%})"
-            for s, r in trade_off.items()
-        )
-    )
+SIGMAS = by_profile(quick=[0.875, 2.0], default=[0.875, 1.25, 1.5, 2.0, 2.5, 3.0])
+for low, high, _ in HYBRIDS if DIGITS else []:
+    for sigma in SIGMAS:
+        lowpass = editing.hybrid_lowpass(28, sigma)
+        r = hybrid_rates(ideal_hybrids(low, high, lowpass), low, high, lowpass, classifier)
+        rates = f"afar {r['afar']:.0%}, close {r['close']:.0%}"
+        print(f"{low} afar, {high} close, sigma {sigma:g}: {r['all']:.0%} ({rates})")

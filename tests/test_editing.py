@@ -267,3 +267,11 @@ def test_the_offline_fallback_needs_no_diffusers(monkeypatch, capsys):
     backend = load_backend("auto")
     assert isinstance(backend, OfflineDigits)
     assert "-> using the offline digit model" in capsys.readouterr().out
+
+
+def test_an_ideal_hybrid_through_an_identity_lowpass_is_the_low_digit_itself():
+    from helpers.evaluation import ideal_hybrids, real_digits
+
+    ideal = ideal_hybrids(3, 5, lambda x: x)
+    torch.testing.assert_close(ideal, real_digits(3)[: len(ideal)])
+    assert ideal.min() >= -1 and len(ideal) == 500
