@@ -15,8 +15,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from helpers.classifier import DigitClassifier
 from helpers.data import _sha256, mnist_tensors
-from helpers.metrics import DigitClassifier
 from helpers.pretrained import (
     PretrainedClassUNet,
     PretrainedFlowTimeUNet,
@@ -89,7 +89,7 @@ def load_checkpoint(
 ) -> nn.Module:
     """The model of a shipped checkpoint (by name) or of a .safetensors file, in eval mode, float32.
 
-    The network is the given one of helpers/pretrained.py (or metrics.DigitClassifier), never
+    The network is the given one of helpers/pretrained.py (or classifier.DigitClassifier), never
     the student's helpers/unet.py: what a notebook only loads runs before that is written.
     Verifies the weights against the sha256 in the manifest and raises ValueError saying what is
     wrong (missing, corrupt, changed, or not matching its architecture) and how to repair it.

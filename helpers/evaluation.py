@@ -10,8 +10,8 @@ import torch
 from torch import Tensor, nn
 
 from helpers import sampling
+from helpers.classifier import classify, frechet_distance
 from helpers.data import mnist_tensors
-from helpers.metrics import classify, frechet_distance
 from helpers.training import TrainConfig
 
 

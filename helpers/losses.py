@@ -6,7 +6,7 @@ so a loss is a plain function of its inputs: the trainer, the tests and the grad
 
 from torch import Tensor, nn
 
-from helpers.forward import forward
+from helpers.forward_process import forward
 
 
 def denoiser_loss(model: nn.Module, x0: Tensor, eps: Tensor, sigma: float) -> Tensor:

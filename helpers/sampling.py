@@ -14,7 +14,7 @@ from tqdm import tqdm  # a text bar: a widget reads "Loading widget..." after a 
 
 from helpers import schedule
 from helpers.denoiser import UNetDenoiser, guided_estimate
-from helpers.forward import estimate_x0
+from helpers.forward_process import estimate_x0
 from helpers.steps import ddim_step
 from helpers.training import TrainConfig, autocast
 

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from helpers._checks import check_pair, check_same_shape, gather, randn_like
-from helpers.forward import estimate_x0
+from helpers.forward_process import estimate_x0
 
 
 def posterior_variance(t: int, t_prime: int, alphas_cumprod: Tensor) -> Tensor:

@@ -30,7 +30,7 @@
 import torch
 
 import helpers
-from helpers import editing, plots
+from helpers import part_a, plots
 from helpers.denoiser import OfflineDigits, load_backend
 from helpers.notebook import backend, by_profile, saver
 
@@ -60,7 +60,7 @@ rows = []
 for stride in STRIDES:
     timesteps = helpers.strided_timesteps(990, stride)
     for i, prompt in enumerate(PROMPTS):
-        x0, _ = editing.iterative_denoise_cfg(
+        x0, _ = part_a.iterative_denoise_cfg(
             denoiser, x_T[i : i + 1], 0, prompt, GAMMA, timesteps=timesteps, generator=g
         )
         rows.append(x0)

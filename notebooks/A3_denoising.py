@@ -29,7 +29,7 @@
 import torch
 
 import helpers
-from helpers import editing, plots
+from helpers import part_a, plots
 from helpers.denoiser import OfflineDigits, load_backend
 from helpers.images import course_image
 from helpers.notebook import backend, saver
@@ -100,15 +100,15 @@ x_t, step_noise = x_start, torch.Generator().manual_seed(SEED)
 for t, t_prime in pairs(timesteps):  # consecutive (t, t_prime), strictly decreasing
     eps_hat, variance = denoiser.predict(x_t, t, [cond])[0]
     z = torch.randn(x_t.shape, generator=step_noise, dtype=x_t.dtype).to(x_t.device)
-    v_sigma = (editing.step_std(t, t_prime, abar.to(x_t.device), variance) * z).to(x_t.dtype)
+    v_sigma = (part_a.step_std(t, t_prime, abar.to(x_t.device), variance) * z).to(x_t.dtype)
     x_t = helpers.ddpm_step(x_t, eps_hat, t, t_prime, abar, v_sigma=v_sigma)
 
 # %% [markdown]
-# `editing.iterative_denoise` is this loop (plus guidance, progress and frames). With the same
+# `part_a.iterative_denoise` is this loop (plus guidance, progress and frames). With the same
 # seed for the step noise it gives the same image; from here on the notebook uses it.
 
 # %%
-clean, frames = editing.iterative_denoise(
+clean, frames = part_a.iterative_denoise(
     denoiser,
     x_start,
     I_START,
@@ -117,7 +117,7 @@ clean, frames = editing.iterative_denoise(
     frames_every=FRAMES_EVERY,
 )
 torch.testing.assert_close(clean, x_t)
-print("the unrolled loop and editing.iterative_denoise agree")
+print("the unrolled loop and part_a.iterative_denoise agree")
 
 # %% [markdown]
 # Every 5th strided step (top row, ending with the result), then the original, the one-step

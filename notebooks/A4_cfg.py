@@ -26,7 +26,7 @@
 # %%
 import torch
 
-from helpers import editing, plots
+from helpers import part_a, plots
 from helpers.denoiser import OfflineDigits, load_backend
 from helpers.notebook import backend, saver
 from helpers.widgets import image_slider
@@ -48,10 +48,10 @@ save = saver("A4_cfg", backend=denoiser.name, seed=SEED, checkpoint=denoiser.che
 # %%
 g = torch.Generator().manual_seed(SEED)
 x_T = torch.randn(SAMPLES, *denoiser.image_shape, generator=g)
-plain, _ = editing.iterative_denoise(
+plain, _ = part_a.iterative_denoise(
     denoiser, x_T, 0, PROMPT, generator=torch.Generator().manual_seed(SEED)
 )
-guided, _ = editing.iterative_denoise_cfg(
+guided, _ = part_a.iterative_denoise_cfg(
     denoiser, x_T, 0, PROMPT, GAMMA, generator=torch.Generator().manual_seed(SEED)
 )
 fig = plots.show_images(
@@ -78,7 +78,7 @@ save(
 
 # %%
 image_slider(
-    lambda gamma: editing.iterative_denoise_cfg(
+    lambda gamma: part_a.iterative_denoise_cfg(
         denoiser,
         x_T[:1],
         0,

@@ -29,7 +29,7 @@ import torch
 from PIL import Image
 from skimage import data
 
-from helpers import editing, plots
+from helpers import part_a, plots
 from helpers.denoiser import OfflineDigits, load_backend
 from helpers.images import course_image, from_pil, load_image, strokes_to_image
 from helpers.notebook import backend, saver
@@ -56,7 +56,7 @@ T_STARTS = [strided_timesteps()[i] for i in I_STARTS]  # 960 ... 390
 
 # %%
 fig = plots.show_images(
-    editing.sdedit_sweep(denoiser, course_image(denoiser.image_shape), I_STARTS, PROMPT),
+    part_a.sdedit_sweep(denoiser, course_image(denoiser.image_shape), I_STARTS, PROMPT),
     TITLES,
     signed=True,
 )
@@ -88,7 +88,7 @@ own.append(
 fig = plots.show_images(
     torch.cat(
         [
-            editing.sdedit_sweep(denoiser, x, I_STARTS, PROMPT, seed=SEED + k)
+            part_a.sdedit_sweep(denoiser, x, I_STARTS, PROMPT, seed=SEED + k)
             for k, x in enumerate(own)
         ]
     ),
@@ -122,7 +122,7 @@ strokes = [[(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)], [(0.38, 0.52), (0.62, 0.52)]
 drawing = pad.image() if pad.strokes else strokes_to_image(strokes, S)
 drawing = drawing.expand(1, C, S, S)
 fig = plots.show_images(
-    editing.sdedit_sweep(denoiser, drawing, I_STARTS, PROMPT), TITLES, signed=True
+    part_a.sdedit_sweep(denoiser, drawing, I_STARTS, PROMPT), TITLES, signed=True
 )
 
 # %%
@@ -143,7 +143,7 @@ save(
 
 # %%
 fig = plots.show_images(
-    editing.sdedit_sweep(denoiser, course_image(denoiser.image_shape), I_STARTS, TEXT_PROMPT),
+    part_a.sdedit_sweep(denoiser, course_image(denoiser.image_shape), I_STARTS, TEXT_PROMPT),
     TITLES,
     signed=True,
 )
@@ -164,7 +164,7 @@ save(
 # %%
 x_test = course_image(denoiser.image_shape)
 image_slider(
-    lambda i: editing.sdedit(
+    lambda i: part_a.sdedit(
         denoiser,
         x_test,
         int(i),

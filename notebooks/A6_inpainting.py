@@ -25,7 +25,7 @@
 # %%
 import torch
 
-from helpers import editing, plots
+from helpers import part_a, plots
 from helpers.denoiser import OfflineDigits, load_backend
 from helpers.images import box_mask, course_image
 from helpers.notebook import backend, by_profile, saver
@@ -68,7 +68,7 @@ rows = []
 for x_orig, mask in zip(images.split(1), masks.split(1), strict=True):
     g = torch.Generator().manual_seed(SEED)
     results = [
-        editing.inpaint(denoiser, x_orig, mask, PROMPT, generator=g, progress=False)
+        part_a.inpaint(denoiser, x_orig, mask, PROMPT, generator=g, progress=False)
         for _ in range(RESULTS)
     ]
     shown_mask = (mask * 1.5 - 1).expand_as(x_orig)  # grey = regenerate, black = keep

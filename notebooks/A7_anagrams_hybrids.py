@@ -28,7 +28,7 @@
 # %%
 import torch
 
-from helpers import editing, plots
+from helpers import part_a, plots
 from helpers.checkpoints import load_checkpoint
 from helpers.denoiser import OfflineDigits, load_backend
 from helpers.evaluation import anagram_rates, hybrid_rates, ideal_hybrids
@@ -89,12 +89,12 @@ prompt = "a handwritten {}" if DIGITS else "{}"
 rows, rates = [], []
 for p_1, p_2, view in ANAGRAMS:
     g = torch.Generator().manual_seed(SEED)
-    x = editing.visual_anagram(
+    x = part_a.visual_anagram(
         denoiser, prompt.format(p_1), prompt.format(p_2), view, generator=g, batch=SAMPLES
     )
-    rows += [x[:SHOW], editing.VIEWS[view](x)[:SHOW]]
+    rows += [x[:SHOW], part_a.VIEWS[view](x)[:SHOW]]
     if DIGITS:
-        rates.append(anagram_rates(x, p_1, p_2, editing.VIEWS[view], classifier))
+        rates.append(anagram_rates(x, p_1, p_2, part_a.VIEWS[view], classifier))
 
 # %%
 labels = [label for p_1, p_2, v in ANAGRAMS for label in (f"{p_1}", f"{v}: {p_2}")]
@@ -133,9 +133,9 @@ save(
 # %%
 rows, hybrids = [], []
 for low, high, sigma in HYBRIDS:
-    lowpass = editing.hybrid_lowpass(denoiser.image_shape[-1], sigma)
+    lowpass = part_a.hybrid_lowpass(denoiser.image_shape[-1], sigma)
     g = torch.Generator().manual_seed(SEED)
-    x = editing.hybrid_image(
+    x = part_a.hybrid_image(
         denoiser, prompt.format(low), prompt.format(high), 7.0, lowpass, generator=g, batch=SAMPLES
     )
     rows += [x[:SHOW], lowpass(x)[:SHOW]]
@@ -151,7 +151,7 @@ for (low, high, _), (x, lowpass) in zip(HYBRIDS, hybrids, strict=True) if DIGITS
 # %%
 labels = [label for low, high, _ in HYBRIDS for label in (f"close: {high}", f"afar: {low}")]
 fig = plots.show_images(torch.cat(rows), ncols=SHOW, signed=True, row_labels=labels)
-filters = [editing.hybrid_filter(denoiser.image_shape[-1], sigma) for *_, sigma in HYBRIDS]
+filters = [part_a.hybrid_filter(denoiser.image_shape[-1], sigma) for *_, sigma in HYBRIDS]
 measured = [
     f"{low} afar, {high} close (sigma {s:g}): {r['all']:.0%} read as both (afar {r['afar']:.0%},"
     f" close {r['close']:.0%}; ideal hybrids of real digits {r['ideal']:.0%})"
@@ -184,7 +184,7 @@ save(
 SIGMAS = by_profile(quick=[0.875, 2.0], default=[0.875, 1.25, 1.5, 2.0, 2.5, 3.0])
 for low, high, _ in HYBRIDS if DIGITS else []:
     for sigma in SIGMAS:
-        lowpass = editing.hybrid_lowpass(28, sigma)
+        lowpass = part_a.hybrid_lowpass(28, sigma)
         r = hybrid_rates(ideal_hybrids(low, high, lowpass), low, high, lowpass, classifier)
         rates = f"afar {r['afar']:.0%}, close {r['close']:.0%}"
         print(f"{low} afar, {high} close, sigma {sigma:g}: {r['all']:.0%} ({rates})")

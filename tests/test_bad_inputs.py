@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import editing, images
+from helpers import images, part_a
 from helpers.denoiser import OfflineDigits, load_backend
 from helpers.pretrained import PretrainedClassUNet
 from helpers.widgets import DrawingPad
@@ -35,21 +35,21 @@ def digit(low: float = -1.0, high: float = 1.0) -> torch.Tensor:
 
 def sdedit(d, x=None, i_start=2, prompt="a handwritten 3", gamma=7.0, **kwargs):
     x = digit() if x is None else x
-    return editing.sdedit(d, x, i_start, prompt, gamma, **(QUICK | kwargs))
+    return part_a.sdedit(d, x, i_start, prompt, gamma, **(QUICK | kwargs))
 
 
 def inpaint(d, x=None, mask=None, prompt="a handwritten 3", gamma=7.0):
     x = digit() if x is None else x
     mask = torch.ones(1, 1, 28, 28) if mask is None else mask
-    return editing.inpaint(d, x, mask, prompt, gamma, **QUICK)
+    return part_a.inpaint(d, x, mask, prompt, gamma, **QUICK)
 
 
 def anagram(d, p1="a handwritten 6", p2="a handwritten 9", **kwargs):
-    return editing.visual_anagram(d, p1, p2, progress=False, **kwargs)
+    return part_a.visual_anagram(d, p1, p2, progress=False, **kwargs)
 
 
 def hybrid(d, low="a handwritten 1", high="a handwritten 8", **kwargs):
-    return editing.hybrid_image(d, low, high, progress=False, **kwargs)
+    return part_a.hybrid_image(d, low, high, progress=False, **kwargs)
 
 
 def saved(tmp_path, picture: Image.Image, name: str, **options) -> str:
@@ -119,7 +119,7 @@ CASES = [
     ("gamma numpy", lambda d, p: sdedit(d, gamma=np.float32(5)), WORKS, ""),
     (
         "gamma without an unconditional prompt",
-        lambda d, p: editing.iterative_denoise(d, torch.zeros(1, 1, 28, 28), 30, gamma=7.0),
+        lambda d, p: part_a.iterative_denoise(d, torch.zeros(1, 1, 28, 28), 30, gamma=7.0),
         RAISES,
         'needs an uncond_prompt.*uncond_prompt=""',
     ),
@@ -144,7 +144,7 @@ CASES = [
     ("hybrid prompt None", lambda d, p: hybrid(d, low=None), RAISES, "prompt_low must be a string"),
     ("inpaint prompt None", lambda d, p: inpaint(d, prompt=None), RAISES, 'use ""'),
     ("a seed as generator", lambda d, p: sdedit(d, generator=0), RAISES, r"manual_seed\(s\)"),
-    ("seed a string", lambda d, p: editing.sdedit_sweep(d, digit(), [2], seed="0"), RAISES, "seed"),
+    ("seed a string", lambda d, p: part_a.sdedit_sweep(d, digit(), [2], seed="0"), RAISES, "seed"),
     ("unknown view", lambda d, p: anagram(d, view="mirror"), RAISES, "view must be one of"),
     # masks
     (

@@ -12,7 +12,7 @@ from diffusers import DDPMScheduler, IFPipeline, UNet2DConditionModel  # noqa: E
 from transformers import T5Config, T5EncoderModel, T5Tokenizer  # noqa: E402
 
 import helpers  # noqa: E402
-from helpers import deepfloyd, editing  # noqa: E402
+from helpers import deepfloyd, part_a  # noqa: E402
 
 WORDS = "a an the of high quality photo man old campfire people around dog hat".split()
 FEW = [990, 660, 330, 90, 0]
@@ -107,28 +107,26 @@ def test_predict_splits_noise_and_variance_for_each_prompt_in_one_pass(tiny):
 
 
 def test_every_part_a_algorithm_runs_end_to_end(tiny, monkeypatch):
-    monkeypatch.setattr(editing, "strided_timesteps", lambda: FEW)
+    monkeypatch.setattr(part_a, "strided_timesteps", lambda: FEW)
     x_orig = torch.rand(1, 3, 32, 32, generator=_g(3)) * 2 - 1
     x_t = helpers.forward(x_orig, 330, tiny.alphas_cumprod, generator=_g())
     out = [
-        editing.iterative_denoise(tiny, x_t, 2, timesteps=FEW, generator=_g(), progress=False)[0],
-        editing.iterative_denoise_cfg(tiny, x_t, 2, timesteps=FEW, generator=_g(), progress=False)[
+        part_a.iterative_denoise(tiny, x_t, 2, timesteps=FEW, generator=_g(), progress=False)[0],
+        part_a.iterative_denoise_cfg(tiny, x_t, 2, timesteps=FEW, generator=_g(), progress=False)[
             0
         ],
-        editing.sdedit(
-            tiny, x_orig, 2, "an old man", timesteps=FEW, generator=_g(), progress=False
-        ),
-        editing.visual_anagram(
+        part_a.sdedit(tiny, x_orig, 2, "an old man", timesteps=FEW, generator=_g(), progress=False),
+        part_a.visual_anagram(
             tiny, "an old man", "people around a campfire", generator=_g(), progress=False
         ),
-        editing.visual_anagram(
+        part_a.visual_anagram(
             tiny, "an old man", "a dog", view="rot180", generator=_g(), progress=False
         ),
-        editing.hybrid_image(tiny, "a dog", "a man", generator=_g(), progress=False),
+        part_a.hybrid_image(tiny, "a dog", "a man", generator=_g(), progress=False),
     ]
     mask = torch.zeros(1, 1, 32, 32)
     mask[..., 8:24, 8:24] = 1
-    inpainted = editing.inpaint(
+    inpainted = part_a.inpaint(
         tiny, x_orig, mask, "a hat", timesteps=FEW, generator=_g(), progress=False
     )
     assert torch.equal(inpainted[mask.expand_as(x_orig) == 0], x_orig[mask.expand_as(x_orig) == 0])

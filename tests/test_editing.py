@@ -8,7 +8,7 @@ import torch
 from diffusers import DDPMScheduler
 
 import helpers
-from helpers import editing
+from helpers import part_a
 from helpers.denoiser import OfflineDigits, load_backend
 from helpers.unet import ClassConditionalUNet
 
@@ -75,7 +75,7 @@ def test_learned_range_variance_matches_diffusers_at_the_step_t_to_t_prime():
         x_t, eps, v = _digits(i, 2), _digits(10 + i, 2), _digits(20 + i, 2)  # v in [-1, 1]
         model_output = torch.cat([eps, v], dim=1)  # (B, 2, 28, 28): noise and variance channels
         expected = reference.step(model_output, t, x_t, generator=_g(i)).prev_sample
-        ours = editing.reverse_step(x_t, eps, v, t, t_prime, abar, generator=_g(i))
+        ours = part_a.reverse_step(x_t, eps, v, t, t_prime, abar, generator=_g(i))
         torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-5)
 
 
@@ -95,18 +95,18 @@ class Recorder:
 
 def test_guidance_uses_both_branches_even_when_the_unconditional_one_is_none():
     fake, x_t = Recorder(), torch.zeros(1, 1, 4, 4)
-    eps, _ = editing.guided_estimate(fake, x_t, 500, (fake.encode("abc"), fake.encode("")), 7.0)
+    eps, _ = part_a.guided_estimate(fake, x_t, 500, (fake.encode("abc"), fake.encode("")), 7.0)
     torch.testing.assert_close(eps, torch.full_like(x_t, 21.0))  # 0 + 7 * (3 - 0)
-    eps, _ = editing.guided_estimate(fake, x_t, 500, (fake.encode("abc"),), 7.0)
+    eps, _ = part_a.guided_estimate(fake, x_t, 500, (fake.encode("abc"),), 7.0)
     torch.testing.assert_close(eps, torch.full_like(x_t, 3.0))
 
 
 def test_guidance_scale_changes_offline_samples(denoiser):
     x_T = torch.randn(2, 1, 28, 28, generator=_g(5))
-    a, _ = editing.iterative_denoise_cfg(
+    a, _ = part_a.iterative_denoise_cfg(
         denoiser, x_T, 0, "a handwritten 3", 1.0, timesteps=FEW, generator=_g(), progress=False
     )
-    b, _ = editing.iterative_denoise_cfg(
+    b, _ = part_a.iterative_denoise_cfg(
         denoiser, x_T, 0, "a handwritten 3", 7.0, timesteps=FEW, generator=_g(), progress=False
     )
     assert (a - b).abs().max() > 1e-3
@@ -115,17 +115,17 @@ def test_guidance_scale_changes_offline_samples(denoiser):
 def test_fixed_variance_is_the_posterior_variance():
     abar = helpers.alphas_cumprod(helpers.cosine_betas())
     torch.testing.assert_close(
-        editing.step_std(990, 960, abar), helpers.posterior_variance(990, 960, abar).sqrt()
+        part_a.step_std(990, 960, abar), helpers.posterior_variance(990, 960, abar).sqrt()
     )
 
 
 def test_inpainting_with_an_all_ones_mask_is_plain_guided_denoising(denoiser):
     x_orig, x_T = _digits(0), torch.randn(2, 1, 28, 28, generator=_g(5))
-    plain, _ = editing.iterative_denoise_cfg(
+    plain, _ = part_a.iterative_denoise_cfg(
         denoiser, x_T, 0, "a handwritten 3", timesteps=FEW, generator=_g(), progress=False
     )
     ones = torch.ones(1, 1, 28, 28)
-    inpainted = editing.inpaint(
+    inpainted = part_a.inpaint(
         denoiser,
         x_orig,
         ones,
@@ -142,7 +142,7 @@ def test_inpainting_keeps_the_unmasked_pixels_exactly(denoiser):
     x_orig = _digits(0)
     mask = torch.zeros(1, 1, 28, 28)
     mask[..., 8:20, 8:20] = 1
-    out = editing.inpaint(
+    out = part_a.inpaint(
         denoiser, x_orig, mask, "a handwritten 3", generator=_g(), timesteps=FEW, progress=False
     )
     keep = mask.expand_as(x_orig) == 0
@@ -151,12 +151,12 @@ def test_inpainting_keeps_the_unmasked_pixels_exactly(denoiser):
 
 
 def test_an_anagram_of_identity_views_and_equal_prompts_is_plain_cfg(denoiser, monkeypatch):
-    monkeypatch.setattr(editing, "strided_timesteps", lambda: FEW)
+    monkeypatch.setattr(part_a, "strided_timesteps", lambda: FEW)
     x_T = torch.randn(2, 1, 28, 28, generator=_g(5))
-    plain, _ = editing.iterative_denoise_cfg(
+    plain, _ = part_a.iterative_denoise_cfg(
         denoiser, x_T, 0, "a handwritten 6", generator=_g(), progress=False
     )
-    anagram = editing.visual_anagram(
+    anagram = part_a.visual_anagram(
         denoiser,
         "a handwritten 6",
         "a handwritten 6",
@@ -169,12 +169,12 @@ def test_an_anagram_of_identity_views_and_equal_prompts_is_plain_cfg(denoiser, m
 
 
 def test_a_hybrid_whose_lowpass_is_the_identity_follows_the_first_prompt(denoiser, monkeypatch):
-    monkeypatch.setattr(editing, "strided_timesteps", lambda: FEW)
+    monkeypatch.setattr(part_a, "strided_timesteps", lambda: FEW)
     x_T = torch.randn(2, 1, 28, 28, generator=_g(5))
-    plain, _ = editing.iterative_denoise_cfg(
+    plain, _ = part_a.iterative_denoise_cfg(
         denoiser, x_T, 0, "a handwritten 1", generator=_g(), progress=False
     )
-    hybrid = editing.hybrid_image(
+    hybrid = part_a.hybrid_image(
         denoiser,
         "a handwritten 1",
         "a handwritten 8",
@@ -189,19 +189,19 @@ def test_a_hybrid_whose_lowpass_is_the_identity_follows_the_first_prompt(denoise
 @pytest.mark.parametrize("view", ["flip", "rot180"])
 def test_views_are_involutions(view):
     x = _digits(3)
-    assert torch.equal(editing.VIEWS[view](editing.VIEWS[view](x)), x)
-    assert not torch.equal(editing.VIEWS[view](x), x)
+    assert torch.equal(part_a.VIEWS[view](part_a.VIEWS[view](x)), x)
+    assert not torch.equal(part_a.VIEWS[view](x), x)
 
 
 def test_hybrid_filter_is_the_course_filter_at_64_px_and_scaled_at_28():
-    assert editing.hybrid_filter(64) == (33, 2.0)
-    kernel, sigma = editing.hybrid_filter(28)
+    assert part_a.hybrid_filter(64) == (33, 2.0)
+    kernel, sigma = part_a.hybrid_filter(28)
     assert kernel % 2 == 1 and sigma == pytest.approx(0.875)
 
 
 def test_hybrid_filter_with_a_sigma_spans_four_sigmas_within_the_image():
-    assert editing.hybrid_filter(28, 2.0) == (17, 2.0)
-    assert editing.hybrid_filter(28, 10.0) == (55, 10.0)  # reflection padding needs < 28
+    assert part_a.hybrid_filter(28, 2.0) == (17, 2.0)
+    assert part_a.hybrid_filter(28, 10.0) == (55, 10.0)  # reflection padding needs < 28
 
 
 def test_read_rates_counts_each_reading_and_the_samples_right_in_all():
@@ -224,27 +224,27 @@ def test_read_rates_counts_each_reading_and_the_samples_right_in_all():
 
 def test_sdedit_from_late_i_start_stays_close_and_from_early_wanders_off(denoiser):
     x_orig = _digits(0)
-    late = editing.sdedit(denoiser, x_orig, 32, "a handwritten 3", generator=_g(), progress=False)
-    early = editing.sdedit(denoiser, x_orig, 1, "a handwritten 3", generator=_g(), progress=False)
+    late = part_a.sdedit(denoiser, x_orig, 32, "a handwritten 3", generator=_g(), progress=False)
+    early = part_a.sdedit(denoiser, x_orig, 1, "a handwritten 3", generator=_g(), progress=False)
     assert (late - x_orig).abs().mean() < 0.1 < (early - x_orig).abs().mean()
 
 
 def test_bad_inputs_get_clear_errors(denoiser):
     x = _digits(0)
     with pytest.raises(ValueError, match=r"shape \(B, 1, 28, 28\)"):
-        editing.sdedit(denoiser, torch.rand(1, 3, 64, 64), 10)
+        part_a.sdedit(denoiser, torch.rand(1, 3, 64, 64), 10)
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):
-        editing.sdedit(denoiser, x * 3, 10)
+        part_a.sdedit(denoiser, x * 3, 10)
     with pytest.raises(ValueError, match="i_start"):
-        editing.sdedit(denoiser, x, 33)
+        part_a.sdedit(denoiser, x, 33)
     with pytest.raises(ValueError, match="mask must have shape"):
-        editing.inpaint(denoiser, x, torch.ones(1, 1, 27, 28))
+        part_a.inpaint(denoiser, x, torch.ones(1, 1, 27, 28))
     with pytest.raises(ValueError, match="only 0"):
-        editing.inpaint(denoiser, x, torch.full((1, 1, 28, 28), 0.5))
+        part_a.inpaint(denoiser, x, torch.full((1, 1, 28, 28), 0.5))
     with pytest.raises(ValueError, match="known prompts: .*a handwritten 7"):
-        editing.sdedit(denoiser, x, 10, "a photo of a cat")
+        part_a.sdedit(denoiser, x, 10, "a photo of a cat")
     with pytest.raises(ValueError, match="view"):
-        editing.visual_anagram(denoiser, "a handwritten 6", "a handwritten 9", view="mirror")
+        part_a.visual_anagram(denoiser, "a handwritten 6", "a handwritten 9", view="mirror")
 
 
 def test_offline_prompts_map_to_classes(denoiser):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from helpers import editing, flow, sampling
+from helpers import flow, part_a, sampling
 from helpers.checkpoints import (
     CHECKPOINTS,
     NAMES,
@@ -31,6 +31,7 @@ from helpers.checkpoints import (
     load_checkpoint,
     pack_images,
 )
+from helpers.classifier import classify, frechet_distance, train_classifier
 from helpers.data import mnist_tensors
 from helpers.denoiser import OfflineDigits
 from helpers.evaluation import (
@@ -40,7 +41,6 @@ from helpers.evaluation import (
     noisy_test_digits,
     report,
 )
-from helpers.metrics import classify, frechet_distance, train_classifier
 from helpers.training import TrainConfig, load_run, model_kwargs
 
 DATA = "MNIST, bundled (assets/mnist): 60,000 training digits; metrics on the 10,000 test digits"
@@ -90,7 +90,7 @@ def sample_for_metrics(model, config: TrainConfig, labels, gamma: float, seed: i
         out = torch.empty_like(x_T)
         for digit in range(10):
             idx = labels == digit
-            out[idx], _ = editing.iterative_denoise_cfg(
+            out[idx], _ = part_a.iterative_denoise_cfg(
                 denoiser, x_T[idx], 0, f"a handwritten {digit}", gamma, generator=g, progress=False
             )
         return (out + 1) / 2

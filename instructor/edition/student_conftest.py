@@ -116,10 +116,10 @@ def pytest_terminal_summary(terminalreporter, config):
     rows = [(f, _status(f, results)) for f in chosen]
     write = terminalreporter.write_line
     write("")
-    write(f"{'your function':<22} {'file':<20} {'points':>6}  status")
+    write(f"{'your function':<22} {'file':<26} {'points':>6}  status")
     write(f"{'-' * 22} {'-' * 20} {'-' * 6}  {'-' * 40}")
     for function, status in rows:
-        write(f"{function['name']:<22} {function['file']:<20} {function['points']:>6}  {status}")
+        write(f"{function['name']:<22} {function['file']:<26} {function['points']:>6}  {status}")
     passing = [f for f, status in rows if status == "passing"]
     write(
         f"{len(passing)} of {len(rows)} pass their public tests, worth"

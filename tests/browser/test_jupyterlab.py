@@ -390,14 +390,14 @@ def test_the_student_edition_shows_forwards_todo_then_runs_once_it_is_written(st
     with open_notebook(url, token, "A2_forward_process.ipynb", log, "student") as notebook:
         notebook.wait_for_idle_kernel()
         errors = notebook.run_all()
-        if not (errors and "TODO: write forward (helpers/forward.py)" in errors[0]):
+        if not (errors and "TODO: write forward (helpers/forward_process.py)" in errors[0]):
             notebook.fail(f"expected forward's TODO, the run raised: {errors or 'nothing'}")
         shown = notebook.page.wait_for_selector(
             ".jp-OutputArea-output:has-text('TODO: write forward')", state="attached"
         )
         shown.scroll_into_view_if_needed()
         notebook.screenshot("student_todo.png")
-        _fill_in(edition, "forward", "forward.py")
+        _fill_in(edition, "forward", "forward_process.py")
         notebook.restart_kernel()
         errors = notebook.run_all()
         if errors:

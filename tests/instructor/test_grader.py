@@ -55,31 +55,31 @@ BAD = {
     "syntax_error": ("guidance.py", "cfg", "return eps_uncond +* gamma", 0.0, "SyntaxError"),
     "import_error": ("guidance.py", "", "import no_such_module", 0.0, "ModuleNotFoundError"),
     "infinite_loop": (
-        "forward.py",
+        "forward_process.py",
         "gaussian_blur_denoise",
         "while True:\n    pass",
         FULL - 1,
         "timed out",
     ),
     "memory_bomb": (
-        "forward.py",
+        "forward_process.py",
         "gaussian_blur_denoise",
         "x = [bytearray(1 << 20) for _ in range(16_000)]\n" + BLUR,
         FULL - 1,
         ("the process died", "timed out"),  # at the memory limit, or first out of time when busy
     ),
     # forward's tests, and inpaint and ddpm_loss, which call forward
-    "wrong_shape": ("forward.py", "forward", "return x0[0]", FULL - 7, "shape"),
+    "wrong_shape": ("forward_process.py", "forward", "return x0[0]", FULL - 7, "shape"),
     "nan": ("steps.py", "ddim_step", "return x_t * float('nan')", FULL - 4, "NaN"),  # sample
     "prints_megabytes": (
-        "forward.py",
+        "forward_process.py",
         "gaussian_blur_denoise",
         "print('x' * 5_000_000)\n" + BLUR,
         FULL,
         "more bytes cut",
     ),
     "escapes": (
-        "forward.py",
+        "forward_process.py",
         "gaussian_blur_denoise",
         f"import os, socket\nos.system('touch {OUTSIDE}')\nopen('{OUTSIDE}', 'w').write('x')\n"
         "socket.create_connection(('127.0.0.1', 22), timeout=1)\n" + BLUR,
@@ -87,14 +87,14 @@ BAD = {
         "gaussian_blur_denoise",
     ),
     "reads_solution": (
-        "forward.py",
+        "forward_process.py",
         "gaussian_blur_denoise",
         f"text = open('{REPO}/instructor/grading/test_core_math.py').read()\n" + BLUR,
         FULL - 1 if ISOLATED else FULL,  # without bubblewrap the grader says it is not isolated
         "FileNotFoundError" if ISOLATED else "NOT ISOLATED",
     ),
     "monkeypatches": (
-        "forward.py",
+        "forward_process.py",
         "gaussian_blur_denoise",
         "import torch, pytest\ntorch.testing.assert_close = lambda *a, **k: None\n"
         "pytest.fail = lambda *a, **k: None\nreturn x_t * 0",
@@ -102,7 +102,7 @@ BAD = {
         "gaussian_blur_denoise",
     ),
     "special_cases_public_inputs": (
-        "forward.py",
+        "forward_process.py",
         "forward",
         "if tuple(x0.shape) != (4, 3, 8, 8):\n    return torch.zeros_like(x0)\n"
         "return alpha_bar_t.sqrt() * x0 + (1 - alpha_bar_t).sqrt() * eps",
@@ -110,21 +110,21 @@ BAD = {
         "forward",
     ),
     "oversized_reply": (
-        "forward.py",
+        "forward_process.py",
         "gaussian_blur_denoise",
         "import torch\nreturn torch.zeros(100_000_000)",
         FULL - 1,
         "refused",
     ),
     "floods_its_output": (
-        "forward.py",
+        "forward_process.py",
         "gaussian_blur_denoise",
         "import sys\nsys.stdout.buffer.write(open('/dev/zero', 'rb').read(50_000_000))\n" + BLUR,
         FULL,
         "more bytes cut",
     ),
     "replaces_its_log_with_a_link": (
-        "forward.py",
+        "forward_process.py",
         "gaussian_blur_denoise",
         f"import os\nfor name in ('output.log', '/tmp/output.log'):\n"
         f"    try:\n        os.symlink('{REPO}/instructor/grading/test_core_math.py', name)\n"
@@ -133,7 +133,7 @@ BAD = {
         "hello",
     ),
     "plants_a_conftest": (
-        "forward.py",
+        "forward_process.py",
         "gaussian_blur_denoise",
         f"for path in ('{REPO}/conftest.py', '{REPO}/instructor/grading/conftest.py'):\n"
         "    try:\n        open(path, 'w').write('raise SystemExit')\n"
@@ -142,7 +142,7 @@ BAD = {
         "",
     ),
     "directory_bomb": (
-        "forward.py",
+        "forward_process.py",
         "gaussian_blur_denoise",
         "import os\nfor _ in range(1500):\n    os.mkdir('d')\n    os.chdir('d')\n" + BLUR,
         FULL,
@@ -164,7 +164,7 @@ BAD = {
     ),
     "unet_without_layers": ("unet.py", "UnconditionalUNet.trunk", "return x", FULL - 8, "layers"),
     "slow_but_within_limits": (
-        "forward.py",
+        "forward_process.py",
         "gaussian_blur_denoise",
         "import time\ntime.sleep(2)\n" + BLUR,
         FULL,
@@ -175,14 +175,14 @@ BAD = {
 
 if ISOLATED:  # only where processes and CPU are bounded for the whole submission
     BAD["fork_bomb"] = (
-        "forward.py",
+        "forward_process.py",
         "gaussian_blur_denoise",
         "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
         FULL - 1,
         "timed out",
     )
     BAD["cpu_hog"] = (
-        "forward.py",
+        "forward_process.py",
         "gaussian_blur_denoise",
         "import os\nfor _ in range(4):\n    if os.fork() == 0:\n        while True:\n"
         "            pass\n" + BLUR,

@@ -73,7 +73,7 @@ def test_the_zip_installs_as_setup_sh_does_and_grades_like_gradescope(tmp_path):
         shutil.rmtree(submission, ignore_errors=True)
         shutil.copytree(REPO / "helpers", submission, ignore=shutil.ignore_patterns("__pycache__"))
         if change:
-            forward = submission / "forward.py"
+            forward = submission / "forward_process.py"
             forward.write_text(forward.read_text().replace("[sigma, sigma])", change))
         done = subprocess.run(
             ["bash", str(root / "run_autograder")],

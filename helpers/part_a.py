@@ -21,7 +21,7 @@ from helpers._checks import (
     randn_like,
 )
 from helpers.denoiser import Denoiser, guided_estimate
-from helpers.forward import forward
+from helpers.forward_process import forward
 from helpers.sampling import pairs
 from helpers.schedule import strided_timesteps
 from helpers.steps import ddpm_step, posterior_variance
