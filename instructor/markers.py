@@ -4,8 +4,8 @@ The spelling is otter-grader's and nbgrader's. A marked block is replaced, in th
 edition, at the marker's indentation, by
 
     raise NotImplementedError(
-        "TODO: write forward (helpers/forward.py): Noise x0 to timestep t in one jump (course"
-        " Eq. A.2, DDPM Eq. 4). Check it with: make check FUNC=forward"
+        "TODO: write forward (helpers/forward_process.py): Noise x0 to timestep t in one jump"
+        " (course Eq. A.2, DDPM Eq. 4). Check it with: make check FUNC=forward"
     )
 
 naming the function, its file, the hint (the first line of the enclosing function's docstring,
@@ -104,7 +104,7 @@ LINE_LENGTH = 100  # the kit's ruff line length
 def todo_message(block: Block, filename: str) -> str:
     """What a student reads when calling an unwritten function: name, file, hint, how to check."""
     parts = PurePath(filename).parts
-    if "helpers" in parts:  # helpers/forward.py, wherever the kit lies
+    if "helpers" in parts:  # helpers/forward_process.py, wherever the kit lies
         parts = parts[len(parts) - 1 - parts[::-1].index("helpers") :]
     check = block.function.split(".")[0]  # a method is checked with its class
     return (
@@ -134,10 +134,15 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def stub(source: str, filename: str = "<source>") -> str:
-    """The student version of a source: every marked block becomes a NotImplementedError."""
+def stub(source: str, filename: str = "<source>", keep=frozenset()) -> str:
+    """The student version of a source: every marked block becomes a NotImplementedError.
+
+    keep: functions and classes (by name, e.g. "forward", "Conv") whose blocks stay written.
+    """
     lines = source.splitlines(keepends=True)
     for block in reversed(find_blocks(source, filename)):
+        if block.function.split(".")[0] in keep:
+            continue
         message = todo_message(block, filename)
         lines[block.begin : block.end + 1] = _raise(message, block.indent)
     return "".join(lines)

@@ -196,8 +196,8 @@ def write_edition_files(out: Path, root: Path = REPO) -> None:
 def student_readme(functions: list[dict], kit_readme: str) -> str:
     """The template's start for students, then the kit's tour without the instructors' part."""
     first = functions[0]
-    table = [f"   {'your function':<22} {'file':<20} {'points':>6}  status"]
-    table += [f"   {f['name']:<22} {f['file']:<20} {f['points']:>6}  TODO" for f in functions[:3]]
+    table = [f"   {'your function':<22} {'file':<26} {'points':>6}  status"]
+    table += [f"   {f['name']:<22} {f['file']:<26} {f['points']:>6}  TODO" for f in functions[:3]]
     table += ["   ..."]
     rows = [
         f"| `{f['name']}` | `{f['file']}` | {f['points']} | {f['hint'].replace('|', '&#124;')} |"
@@ -222,6 +222,20 @@ def stub_helpers(out: Path, root: Path = REPO) -> Path:
     for path in (out / "helpers").rglob("*.py"):
         path.write_text(stub(path.read_text(), str(path)))
     return out / "helpers"
+
+
+def fill_in(out: Path, written: list[str], root: Path = REPO) -> None:
+    """Rewrite the edition's helpers at out with the solution of the student functions named in
+    `written` (and the blocks they cover, such as a UNet's layers) and a TODO everywhere else."""
+    keep = set(written)
+    for function in student_functions(root):
+        if function["name"] in keep:
+            keep.update(function.get("covers", []))
+    for path in sorted((root / "helpers").rglob("*.py")):
+        source = path.read_text()
+        if find_blocks(source, str(path)):
+            target = out / path.relative_to(root)
+            target.write_text(stub(source, str(target), keep=keep))
 
 
 def leaks(out: Path, removed: list[str], root: Path = REPO) -> list[str]:
