@@ -117,7 +117,7 @@ def pytest_terminal_summary(terminalreporter, config):
     write = terminalreporter.write_line
     write("")
     write(f"{'your function':<22} {'file':<26} {'points':>6}  status")
-    write(f"{'-' * 22} {'-' * 20} {'-' * 6}  {'-' * 40}")
+    write(f"{'-' * 22} {'-' * 26} {'-' * 6}  {'-' * 40}")
     for function, status in rows:
         write(f"{function['name']:<22} {function['file']:<26} {function['points']:>6}  {status}")
     passing = [f for f, status in rows if status == "passing"]
