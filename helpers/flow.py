@@ -20,7 +20,6 @@ course UNets (FlowTimeUNet, and ClassConditionalUNet, whose architecture is the 
 class-conditioned flow model unchanged).
 """
 
-import contextlib
 import math
 from collections.abc import Callable
 
@@ -243,7 +242,7 @@ def flow_digits(
     bfloat16 autocast and channels-last (CPU or CUDA), as helpers.sampling.sample_digits.
     Returns (N, 1, 28, 28) float32 on the CPU, clipped to [0, 1].
     """
-    from helpers.training import autocast  # training imports this module for the losses
+    from helpers.training import fast_sampling  # training imports this module for the losses
 
     if kind not in FLOW_STEPS:
         raise ValueError(f"kind must be one of {sorted(FLOW_STEPS)}, got {kind!r}")
@@ -254,10 +253,7 @@ def flow_digits(
         velocity_model = time_velocity_model(model)
     g = torch.Generator().manual_seed(seed)
     x_noise = torch.randn(len(labels), 1, 28, 28, generator=g).to(device)
-    context = autocast(device) if fast else contextlib.nullcontext()
-    if fast:
-        model.to(memory_format=torch.channels_last)
-        x_noise = x_noise.contiguous(memory_format=torch.channels_last)
+    x_noise, context = fast_sampling(model, x_noise, fast)
     with context:
         x_data = flow_sample(velocity_model, x_noise, num_ts or FLOW_STEPS[kind], progress=progress)
     return x_data.float().clamp(0, 1).cpu()

@@ -5,7 +5,6 @@ posterior noise, eta = 0 is deterministic DDIM. The model enters as `eps_model(x
 so the loops know nothing about which network (or which guidance) produced the estimate.
 """
 
-import contextlib
 from collections.abc import Callable
 
 import torch
@@ -16,7 +15,7 @@ from helpers import schedule
 from helpers.denoiser import UNetDenoiser, guided_estimate
 from helpers.forward_process import estimate_x0
 from helpers.steps import ddim_step
-from helpers.training import TrainConfig, autocast
+from helpers.training import TrainConfig, fast_sampling
 
 EpsModel = Callable[[Tensor, int], Tensor]
 
@@ -190,10 +189,7 @@ def sample_digits(
         raise ValueError(f"sample_digits needs a time or class model, got {config.model!r}")
     g = torch.Generator().manual_seed(seed)
     x_T = torch.randn(len(labels), 1, 28, 28, generator=g).to(device)
-    context = autocast(device) if fast else contextlib.nullcontext()
-    if fast:
-        model.to(memory_format=torch.channels_last)
-        x_T = x_T.contiguous(memory_format=torch.channels_last)
+    x_T, context = fast_sampling(model, x_T, fast)
     with context:
         x0, frames = sample(
             eps_model,

@@ -131,6 +131,15 @@ def autocast(device: torch.device):
     return contextlib.nullcontext()
 
 
+def fast_sampling(model: nn.Module, x: Tensor, fast: bool):
+    """(x, context) to sample in: with fast, channels-last memory (the model's weights too, in
+    place: same values) and bfloat16 autocast; else x as it is and no context."""
+    if not fast:
+        return x, contextlib.nullcontext()
+    model.to(memory_format=torch.channels_last)
+    return x.contiguous(memory_format=torch.channels_last), autocast(x.device)
+
+
 def loss_on_batch(
     model: nn.Module, config: TrainConfig, x0: Tensor, c: Tensor, abar: Tensor, generator
 ) -> Tensor:
