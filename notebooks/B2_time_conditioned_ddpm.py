@@ -34,7 +34,7 @@ from torchvision.utils import make_grid
 import helpers
 from helpers import plots, sampling
 from helpers.checkpoints import available, checkpoint_name, course_models, load_checkpoint
-from helpers.evaluation import report
+from helpers.evaluation import frechet_text, report
 from helpers.notebook import by_profile, saver
 from helpers.schedule import alphas_cumprod
 from helpers.training import train_recipe
@@ -125,7 +125,7 @@ print("the unrolled loop and sampling.sample_digits agree")
 # Forty samples per checkpoint, from the same starting noise. Without a class the model picks the
 # digit itself. The kit's MNIST classifier says how much the samples look like digits: its mean
 # top probability over `N` samples (real test digits score about 0.99), and the Frechet distance
-# of its features to test digits next to that of real training digits (the floor).
+# of its features to test digits next to real vs real: disjoint sets of test digits, the floor.
 
 # %%
 classifier = load_checkpoint("digit_classifier")
@@ -155,8 +155,7 @@ for epoch, score in scores.items():
         f"B2_samples_epoch{epoch:02d}",
         caption=f"Samples of the time-conditioned UNet after {epoch} epochs, DDPM over "
         f"{len(timesteps)} steps. Mean top probability of the MNIST classifier on {N} samples: "
-        f"{score['mean_confidence']:.2f}; Frechet distance {score['frechet']:.1f} (real vs real "
-        f"{score['frechet_real_vs_real']:.1f}).",
+        f"{score['mean_confidence']:.2f}; {frechet_text(score)}.",
         section="2.3 Sampling from the UNet",
         equation="x_t' from the DDPM posterior with eps_theta(x_t, t/T)",
         checkpoint=None if RETRAIN else models[epoch].manifest["sha256"][:12],

@@ -33,7 +33,7 @@ import torch
 from helpers import plots, sampling
 from helpers.checkpoints import latest_course_model, load_checkpoint
 from helpers.data import mnist_tensors
-from helpers.evaluation import balanced_labels, edge_sharpness, report
+from helpers.evaluation import balanced_labels, edge_sharpness, frechet_text, report
 from helpers.notebook import by_profile, saver
 
 SEED = 0
@@ -75,7 +75,7 @@ for name, kwargs in SAMPLERS.items():
 real_sharpness = edge_sharpness(mnist_tensors(train=False, verbose=False)[0][:N])
 for name, r in results.items():
     print(
-        f"{name.replace(chr(10), ' '):22s} Frechet {r['frechet']:7.1f} (real vs real {r['frechet_real_vs_real']:.1f}), "
+        f"{name.replace(chr(10), ' '):22s} {frechet_text(r)}, "
         f"sharpness {r['sharpness']:.3f} (real digits {real_sharpness:.3f}), "
         f"classified as requested {100 * r['accuracy']:.0f}%"
     )

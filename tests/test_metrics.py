@@ -47,3 +47,27 @@ def test_edge_sharpness_falls_when_digits_are_blurred_or_faded(test_digits):
     assert edge_sharpness(helpers.gaussian_blur_denoise(images, 5, 1.5)) < 0.7 * sharp
     assert edge_sharpness(0.5 * images) == pytest.approx(0.5 * sharp, rel=1e-5)
     assert edge_sharpness(torch.zeros(3, 1, 28, 28)) == 0
+
+
+def test_real_vs_real_pairs_are_disjoint_shuffled_test_digits_with_a_narrow_range(
+    classifier, test_digits
+):
+    from helpers.evaluation import real_vs_real, report, shuffled_test_digits
+
+    shuffled = shuffled_test_digits()
+    assert torch.equal(
+        shuffled.sum((1, 2, 3)).sort().values, test_digits[0].sum((1, 2, 3)).sort().values
+    )
+    assert not torch.equal(shuffled[:500], test_digits[0][:500])
+    spread = real_vs_real(500, classifier)
+    assert spread["real_pairs"] == 5
+    assert (
+        spread["frechet_real_low"] <= spread["frechet_real_median"] <= spread["frechet_real_high"]
+    )
+    # in file order, blocks from the test file's two halves lie 4x further apart than within one
+    assert spread["frechet_real_high"] < 2 * spread["frechet_real_low"]
+    assert real_vs_real(4000, classifier)["real_pairs"] == 1
+    with pytest.raises(ValueError, match="2n <= 10000"):
+        real_vs_real(6000, classifier)
+    # the reference for n samples is the first block of the first pair
+    assert report(shuffled[:500], None, classifier)["frechet"] == pytest.approx(0, abs=1e-3)
