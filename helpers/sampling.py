@@ -30,13 +30,15 @@ def pairs(timesteps: list[int]) -> list[tuple[int, int]]:
 SPACINGS = ("leading", "trailing", "linspace")
 
 
-def ddim_timesteps(T: int, steps: int, spacing: str = "leading") -> list[int]:
+def ddim_timesteps(T: int, steps: int, spacing: str = "trailing") -> list[int]:
     """DDIM's sub-sequence tau (Sec. 4.2): `steps` strictly decreasing timesteps in [0, T).
 
     One timestep per model evaluation, spaced one of three ways (diffusers' `timestep_spacing`):
-    leading:  0, k, 2k, ... with k = T // steps (never reaches T - 1; ends at 0);
     trailing: T - 1, T - 1 - T/steps, ... (starts at the noisiest step; may not reach 0);
+    leading:  0, k, 2k, ... with k = T // steps (never reaches T - 1; ends at 0);
     linspace: evenly spaced from 0 to T - 1, both ends included.
+    Trailing is the default: leading starts sampling at a timestep less noisy than the pure
+    noise it is given (Lin et al. 2023), which costs quality at few steps.
     """
     if spacing not in SPACINGS:
         raise ValueError(f"unknown spacing {spacing!r}; use one of {SPACINGS}")
@@ -134,6 +136,24 @@ def slerp(a: Tensor, b: Tensor, w: float) -> Tensor:
     return (torch.sin((1 - w) * theta) * a + torch.sin(w * theta) * b) / torch.sin(theta)
 
 
+def clip_x0(eps_model: EpsModel, alphas_cumprod: Tensor, low: float, high: float) -> EpsModel:
+    """eps_model whose estimate agrees with x0_hat clipped to the data range [low, high]:
+    eps' = (x_t - sqrt(abar_t) clip(x0_hat)) / sqrt(1 - abar_t).
+
+    What diffusers calls clip_sample (DeepFloyd IF samples with it). Needed where abar_t of the
+    first timestep is tiny, as on the cosine schedule at t = T - 1 (abar 2e-9): x0_hat divides
+    by sqrt(abar_t) there, and a deterministic step carries its error forward unchecked.
+    """
+
+    def clipped(x_t: Tensor, t: int) -> Tensor:
+        eps_hat = eps_model(x_t, t).to(x_t.dtype)
+        abar = alphas_cumprod[t].to(x_t.dtype)
+        x0_hat = estimate_x0(x_t, eps_hat, t, alphas_cumprod).clamp(low, high)
+        return (x_t - abar.sqrt() * x0_hat) / (1 - abar).sqrt()
+
+    return clipped
+
+
 def time_eps_model(unet: torch.nn.Module, T: int) -> EpsModel:
     """eps_model for a TimeConditionalUNet (through UNetDenoiser: t / T, as in training)."""
     return eps_model(unet, T, None)
@@ -171,6 +191,10 @@ def sample_digits(
 ) -> tuple[Tensor, list[Tensor]]:
     """Digits in [0, 1] from a part B model (time- or class-conditioned) and its TrainConfig.
 
+    A model on the cosine schedule (part A's offline model, on [-1, 1]) samples with x0_hat
+    clipped to its data range, as DeepFloyd IF does (see `clip_x0`), and its digits are mapped
+    to [0, 1].
+
     labels: (N,) classes for a class-conditioned model (sampled with guidance `gamma`); for a
     time-conditioned model only their count matters. timesteps: default all T steps (the course's
     DDPM sampler with eta = 1). fast: bfloat16 autocast and channels-last (CPU or CUDA), about
@@ -187,6 +211,9 @@ def sample_digits(
         eps_model = time_eps_model(model, config.T)
     else:
         raise ValueError(f"sample_digits needs a time or class model, got {config.model!r}")
+    low = -1.0 if config.signed else 0.0
+    if config.schedule == "cosine":
+        eps_model = clip_x0(eps_model, abar, low, 1.0)
     g = torch.Generator().manual_seed(seed)
     x_T = torch.randn(len(labels), 1, 28, 28, generator=g).to(device)
     x_T, context = fast_sampling(model, x_T, fast)
@@ -202,4 +229,8 @@ def sample_digits(
             progress=progress,
             remove_noise=remove_noise,
         )
-    return x0.float().clamp(0, 1).cpu(), [f.float().clamp(0, 1).cpu() for f in frames]
+
+    def to_unit(x: Tensor) -> Tensor:  # the model's data range -> [0, 1]
+        return ((x.float() - low) / (1 - low)).clamp(0, 1).cpu()
+
+    return to_unit(x0), [to_unit(f) for f in frames]

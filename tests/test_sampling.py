@@ -9,7 +9,9 @@ from diffusers import DDIMScheduler
 
 import helpers
 from helpers import sampling, training
+from helpers.checkpoints import load_checkpoint
 from helpers.theory import exact_eps
+from helpers.training import TrainConfig
 
 LINEAR = helpers.alphas_cumprod(helpers.linear_betas(300))
 
@@ -121,3 +123,26 @@ def test_sample_digits_refuses_the_single_step_denoiser():
     config = training.RECIPES["denoiser"]
     with pytest.raises(ValueError, match="time or class model"):
         sampling.sample_digits(training.build_model(config), config, torch.tensor([0]))
+
+
+def test_trailing_is_the_default_spacing_and_is_safe_on_the_cosine_schedule():
+    """Trailing DDIM starts the cosine model at t = 999 (abar 2e-9): unclipped, x0_hat blows up;
+    sample_digits clips x0_hat to the data range there, as DeepFloyd IF does."""
+    from helpers.classifier import classify
+
+    assert sampling.ddim_timesteps(300, 10)[0] == 299
+    model = load_checkpoint("offline_digits_epoch06")
+    config = TrainConfig(**model.manifest["recipe"])
+    labels = torch.arange(20) % 10
+    timesteps = sampling.ddim_timesteps(config.T, 20)
+    abar = helpers.alphas_cumprod(config.betas())
+    x_T = torch.randn(20, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    eps_model = sampling.class_eps_model(model, config.T, labels, 1.0)
+    raw, _ = sampling.sample(eps_model, x_T, timesteps, abar, eta=0.0, progress=False)
+    assert raw.abs().max() > 100
+    digits, _ = sampling.sample_digits(
+        model, config, labels, timesteps, eta=0.0, gamma=1.0, progress=False
+    )
+    assert 0.05 < digits.mean() < 0.2  # real test digits: 0.13
+    read, _ = classify(digits, load_checkpoint("digit_classifier"))
+    assert (read == labels).float().mean() >= 0.8
