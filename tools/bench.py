@@ -1,18 +1,21 @@
 """Speed of the kit on this machine, measured side by side in one run (ratios, not timings).
 
     python tools/bench.py            # make bench
-    python tools/bench.py --samples 1000   # more samples for the DDIM quality ratio
+    python tools/bench.py --samples 500    # fewer samples per sampler: faster, noisier
 Training: images/s of the kit's step (bfloat16 autocast + channels-last on a CPU) against the
 plain fp32 course recipe, same model (time-conditioned UNet, D = 64) and batch (128).
 Sampling: 64 class-conditioned samples with CFG, conditional and unconditional estimates in one
 batched pass against two separate passes. Achieved GFLOP/s against this machine's measured
-matrix-multiply peak. DDIM with 20 and 50 steps against DDPM's 300 on the shipped
-class-conditioned model: wall time and Frechet distance, each as a ratio to DDPM's.
+matrix-multiply peak. Then every sampler on the shipped class-conditioned models (DDPM, DDIM,
+flow matching's Euler) at 1 to 300 network evaluations: Frechet distance with its real-vs-real
+spread, accuracy and wall time per 64 samples, as a ratio to DDPM-300 (about 15 minutes).
 """
 
 import argparse
 import contextlib
+import json
 import time
+from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -95,49 +98,100 @@ def sampling(batched: bool, steps: int = 10) -> float:
     return _median_seconds(run, 3) / steps
 
 
-def ddim_against_ddpm(n: int) -> list[tuple[str, str, str]]:
-    """Rows for DDPM (300 steps, eta 1) and DDIM (20 and 50 steps, eta 0) on the shipped
-    class-conditioned model: Frechet distance of n samples each, and the wall time of 64 samples
-    (best of 3, interleaved so that load on the machine hits all three alike)."""
+def real_vs_real_curve() -> list[tuple[str, str, str]]:
+    """The metric's floor and its noise against the sample count n: Frechet distance between
+    disjoint sets of n test digits, median and range over up to 5 pairs."""
+    from helpers.checkpoints import load_checkpoint
+    from helpers.evaluation import real_vs_real
+
+    classifier = load_checkpoint("digit_classifier")
+    rows = []
+    for n in (100, 250, 500, 1000, 2500):
+        r = real_vs_real(n, classifier)
+        spread = (r["frechet_real_high"] - r["frechet_real_low"]) / r["frechet_real_median"]
+        rows.append(
+            (
+                f"real vs real, n = {n}",
+                f"FD {r['frechet_real_median']:5.1f} ({r['frechet_real_low']:.1f}-"
+                f"{r['frechet_real_high']:.1f})",
+                f"range {spread:.0%} of median, {r['real_pairs']} pairs",
+            )
+        )
+    return rows
+
+
+EVALUATIONS = (1, 2, 5, 10, 20, 50, 300)  # network evaluations per sample
+
+
+def samplers(n: int, out: Path) -> list[tuple[str, str, str]]:
+    """Every sampler of the kit on MNIST, in one run at gamma 1: DDPM (eta 1) and flow matching
+    (Euler) at each count of EVALUATIONS, DDIM (eta 0) at 20 and 50, on the shipped
+    class-conditioned models. Frechet distance and accuracy of n samples each, beside real vs
+    real at n; wall time per 64 samples from the same runs. Writes samplers.json and .png."""
     from helpers.checkpoints import latest_course_model, load_checkpoint
-    from helpers.evaluation import balanced_labels, sampler_quality
-    from helpers.sampling import ddim_timesteps, sample_digits
+    from helpers.evaluation import flow_quality, real_text, sampler_quality
 
     model, config, epoch = latest_course_model("class")
+    flow_model = load_checkpoint("flow_class_epoch10")
     classifier = load_checkpoint("digit_classifier")
-    samplers = {"DDPM": (config.T, 1.0), "DDIM-50": (50, 0.0), "DDIM-20": (20, 0.0)}
-    seconds = {name: float("inf") for name in samplers}
-    for _ in range(3):
-        for name, (steps, eta) in samplers.items():
-            timesteps = ddim_timesteps(config.T, steps, "trailing")
-            start = time.perf_counter()
-            labels = balanced_labels(64)
-            sample_digits(model, config, labels, timesteps, eta=eta, gamma=1.0, progress=False)
-            seconds[name] = min(seconds[name], time.perf_counter() - start)
-    fd = {
-        name: sampler_quality(model, config, steps, eta, n, classifier)
-        for name, (steps, eta) in samplers.items()
-    }
-    print(
-        f"sampling: class_ddpm_epoch{epoch:02d}, gamma 1, trailing timesteps; Frechet distance "
-        f"on {n} samples (real vs real {fd['DDPM']['frechet_real_vs_real']:.1f})"
-    )
+    rows = {}
+    for steps in EVALUATIONS:
+        rows[f"DDPM-{steps}"] = sampler_quality(model, config, steps, 1.0, n, classifier)
+        rows[f"flow-{steps}"] = flow_quality(flow_model, steps, n, classifier)
+        if steps in (20, 50):
+            rows[f"DDIM-{steps}"] = sampler_quality(model, config, steps, 0.0, n, classifier)
+        print(f"{steps} evaluations measured", flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "samplers.json").write_text(json.dumps(rows, indent=1) + "\n")
+    plot_samplers(rows, out / "samplers.png", f"class_ddpm_epoch{epoch:02d}, flow_class_epoch10")
+    print(f"samplers: gamma 1, trailing timesteps, {real_text(rows['DDPM-1'])}; {out}")
+    base = rows[f"DDPM-{config.T}"]
     return [
         (
-            f"sampling 64, {name} ({steps} steps, eta {eta:g})",
-            f"{seconds[name]:5.1f} s, FD {fd[name]['frechet']:5.1f}",
-            f"{seconds['DDPM'] / seconds[name]:.1f}x faster, "
-            f"FD {fd[name]['frechet'] / fd['DDPM']['frechet']:.2f}x",
+            f"sampling, {name}",
+            f"{r['seconds_per_64']:5.1f} s/64, FD {r['frechet']:6.1f}, {100 * r['accuracy']:.1f}%",
+            f"FD {r['frechet'] / base['frechet']:.2f}x DDPM-{config.T}'s",
         )
-        for name, (steps, eta) in samplers.items()
+        for name, r in rows.items()
     ]
+
+
+def plot_samplers(rows: dict, path: Path, models: str) -> None:
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    fig, (ax_fd, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.4), layout="tight")
+    for family, label in (("DDPM", "DDPM (eta 1)"), ("flow", "flow matching, Euler")):
+        points = [(int(k.split("-")[1]), r) for k, r in rows.items() if k.startswith(family)]
+        steps = [s for s, _ in points]
+        ax_fd.plot(steps, [r["frechet"] for _, r in points], "o-", label=label)
+        ax_acc.plot(steps, [100 * r["accuracy"] for _, r in points], "o-", label=label)
+    ddim = [(int(k.split("-")[1]), r) for k, r in rows.items() if k.startswith("DDIM")]
+    ax_fd.plot([s for s, _ in ddim], [r["frechet"] for _, r in ddim], "s", label="DDIM (eta 0)")
+    ax_acc.plot([s for s, _ in ddim], [100 * r["accuracy"] for _, r in ddim], "s", label="DDIM")
+    plots.real_band(ax_fd, next(iter(rows.values())))
+    for ax, ylabel in ((ax_fd, "Frechet distance"), (ax_acc, "classified as requested (%)")):
+        ax.set(xscale="log", yscale="log" if ax is ax_fd else "linear", ylabel=ylabel)
+        ax.set_xlabel("network evaluations per sample")
+    ax_fd.legend(fontsize=7)
+    fig.suptitle(f"{models}; gamma 1, n = {rows['DDPM-1']['n']} samples each", fontsize=9)
+    plots.save_figure(
+        fig,
+        path,
+        caption="Frechet distance (left; gray: real vs real, median and range over disjoint "
+        "pairs of test digits) and class accuracy (right) against network evaluations per "
+        "sample, for DDPM and DDIM on the class-conditioned DDPM UNet and Euler on the "
+        "class-conditioned flow UNet (make bench).",
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--samples", type=int, default=500, help="for the DDIM/DDPM quality")
+    parser.add_argument("--samples", type=int, default=1000, help="per sampler, for quality")
+    parser.add_argument("--out", type=Path, default=Path("figures/bench"), help="table and plot")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     plain_step, model, x, t = training_step(fast=False)
@@ -166,7 +220,7 @@ def main() -> None:
             f"{fast * flops / 1e9 / peak16:.0%} of bf16 peak",
         ),
     ]
-    rows += ddim_against_ddpm(args.samples)
+    rows += real_vs_real_curve() + samplers(args.samples, args.out)
     print(f"one training step: {flops / 1e9:.2f} GFLOP per image (forward + backward)")
     for name, value, ratio in rows:
         print(f"{name:48s} {value:>24s}  {ratio}")
