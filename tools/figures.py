@@ -3,8 +3,11 @@
     python tools/figures.py                       # all notebooks, default profile, into figures/
     python tools/figures.py --profile quick       # tiny sizes, few steps (what the tests run)
     python tools/figures.py notebooks/A2_forward_process.ipynb --out /tmp/figs
+    python tools/figures.py --jobs 1              # one notebook at a time, torch's own threads
 
-Notebooks read KIT_PROFILE (quick, default or full) and KIT_FIGURES (where to save) from the
+By default as many notebooks run at once as the machine has cores, each kernel on one thread:
+small convolutions use a core better alone than shared, so this beats one notebook on every
+core. Notebooks read KIT_PROFILE (quick, default or full) and KIT_FIGURES (where to save) from the
 environment; every figure they save comes with a caption record (helpers.plots.save_figure).
 Writes <out>/index.html (the gallery) and <out>/manifest.json (sha256 of every figure).
 """
@@ -17,6 +20,7 @@ import os
 import re
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import nbformat
@@ -48,8 +52,12 @@ class EncryptedKernelManager(AsyncKernelManager):
             self.curve_publickey, self.curve_secretkey = zmq.curve_keypair()
 
 
-def run_notebook(path: Path, out: Path, profile: str, timeout: int = 3600) -> float:
-    """Execute one notebook in its own folder; keep the executed copy in <out>/executed/."""
+def run_notebook(
+    path: Path, out: Path, profile: str, timeout: int = 3600, threads: int | None = None
+) -> float:
+    """Execute one notebook in its own folder; keep the executed copy in <out>/executed/.
+
+    threads: the kernel's CPU threads (OMP_NUM_THREADS); None leaves torch's default."""
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
         notebook,
@@ -60,7 +68,8 @@ def run_notebook(path: Path, out: Path, profile: str, timeout: int = 3600) -> fl
     )
     start = time.perf_counter()
     try:
-        client.execute(env={**os.environ, "KIT_PROFILE": profile, "KIT_FIGURES": str(out)})
+        env = {**os.environ, "KIT_PROFILE": profile, "KIT_FIGURES": str(out)}
+        client.execute(env=env | ({"OMP_NUM_THREADS": str(threads)} if threads else {}))
     finally:
         executed = out / "executed" / path.name
         executed.parent.mkdir(parents=True, exist_ok=True)
@@ -110,20 +119,26 @@ def main() -> None:
         choices=["quick", "default", "full"],
     )
     parser.add_argument("--out", type=Path, default=REPO / "figures")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="notebooks at once")
     args = parser.parse_args()
     notebooks = args.notebooks or sorted((REPO / "notebooks").glob("*.ipynb"))
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     total, failed = time.perf_counter(), []
-    for i, path in enumerate(notebooks, 1):
-        print(f"[{i}/{len(notebooks)}] {path.name} ({args.profile}) ...", flush=True)
-        try:
-            print(
-                f"    done in {run_notebook(path.resolve(), out, args.profile):.0f} s", flush=True
-            )
-        except CellExecutionError as error:
-            failed.append(path.name)
-            print(f"    FAILED: {re.sub(ANSI, '', str(error))[-2000:]}", flush=True)
+    threads = 1 if args.jobs > 1 else None
+    print(f"{len(notebooks)} notebooks ({args.profile}), {args.jobs} at a time", flush=True)
+    with ThreadPoolExecutor(args.jobs) as pool:
+        runs = {
+            pool.submit(run_notebook, path.resolve(), out, args.profile, threads=threads): path
+            for path in notebooks
+        }
+        for run in as_completed(runs):
+            try:
+                print(f"{runs[run].name}: done in {run.result():.0f} s", flush=True)
+            except CellExecutionError as error:
+                failed.append(runs[run].name)
+                message = re.sub(ANSI, "", str(error))[-2000:]
+                print(f"{runs[run].name}: FAILED: {message}", flush=True)
     gallery(out, notebooks)
     ran = len(notebooks) - len(failed)
     print(f"{ran} of {len(notebooks)} notebooks ran in {time.perf_counter() - total:.0f} s")
