@@ -106,10 +106,12 @@ def plot_lines(
         ax.legend(fontsize=7)
 
 
-def real_band(ax, result: dict) -> None:
-    """Shade a Frechet-distance axis with a `report`'s real-vs-real range, its median dashed."""
-    ax.axhspan(result["frechet_real_low"], result["frechet_real_high"], color="gray", alpha=0.25)
-    ax.axhline(result["frechet_real_median"], ls="--", c="gray", label="real vs real")
+def real_band(ax, result: dict, axis: str = "y") -> None:
+    """Shade a Frechet-distance axis ("y", or "x" for horizontal bars) with a `report`'s
+    real-vs-real range, its median dashed."""
+    span, line = (ax.axhspan, ax.axhline) if axis == "y" else (ax.axvspan, ax.axvline)
+    span(result["frechet_real_low"], result["frechet_real_high"], color="gray", alpha=0.25)
+    line(result["frechet_real_median"], ls="--", c="gray", label="real vs real")
 
 
 def annotated_heatmap(

@@ -188,12 +188,15 @@ def sample_digits(
     remove_noise: bool = False,
     fast: bool = True,
     progress: bool = True,
+    x_T: Tensor | None = None,
+    clip: bool | None = None,
 ) -> tuple[Tensor, list[Tensor]]:
     """Digits in [0, 1] from a part B model (time- or class-conditioned) and its TrainConfig.
 
-    A model on the cosine schedule (part A's offline model, on [-1, 1]) samples with x0_hat
-    clipped to its data range, as DeepFloyd IF does (see `clip_x0`), and its digits are mapped
-    to [0, 1].
+    x_T: (N, 1, 28, 28) the start, by default pure noise drawn from seed. clip: compute each step
+    from x0_hat clipped to the model's data range (`clip_x0`); by default only on the cosine
+    schedule (part A's offline model), as DeepFloyd IF does. A model on [-1, 1] gives its
+    digits mapped to [0, 1].
 
     labels: (N,) classes for a class-conditioned model (sampled with guidance `gamma`); for a
     time-conditioned model only their count matters. timesteps: default all T steps (the course's
@@ -212,10 +215,11 @@ def sample_digits(
     else:
         raise ValueError(f"sample_digits needs a time or class model, got {config.model!r}")
     low = -1.0 if config.signed else 0.0
-    if config.schedule == "cosine":
+    if clip or (clip is None and config.schedule == "cosine"):
         eps_model = clip_x0(eps_model, abar, low, 1.0)
     g = torch.Generator().manual_seed(seed)
-    x_T = torch.randn(len(labels), 1, 28, 28, generator=g).to(device)
+    noise = torch.randn(len(labels), 1, 28, 28, generator=g)
+    x_T = (noise if x_T is None else x_T).to(device)
     x_T, context = fast_sampling(model, x_T, fast)
     with context:
         x0, frames = sample(
