@@ -11,8 +11,10 @@ step in between: a notebook stopped by function F stops at F at every step until
 The runs to the end are the kit's notebook runs too (tests/test_notebooks.py checks the rest)."""
 
 import json
+import os
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 import pytest
@@ -25,13 +27,14 @@ FUNCTIONS = release.student_functions()
 ORDER = [f["name"] for f in FUNCTIONS]
 OWNER = {part: f["name"] for f in FUNCTIONS for part in [f["name"], *f.get("covers", [])]}
 NOTEBOOKS = sorted(p.stem for p in (release.REPO / "notebooks").glob("*.ipynb"))
+JOBS = os.cpu_count() or 1  # notebooks due at one step run this many at once, one thread each
 
 
 def run(out, name: str, figures) -> str | None:
     """Run a notebook of the edition at out: None when it ends, else the function it waits for."""
     path = out / "notebooks" / f"{name}.ipynb"
     try:
-        run_notebook(path, figures, "quick")
+        run_notebook(path, figures, "quick", threads=1 if JOBS > 1 else None)
     except CellExecutionError as error:
         todo = re.match(r"TODO: write (\w+)", error.evalue)
         assert error.ename == "NotImplementedError" and todo, (
@@ -51,6 +54,12 @@ def run(out, name: str, figures) -> str | None:
     return None
 
 
+def timed_run(out, name: str, figures) -> tuple[str | None, float]:
+    """`run` and its seconds."""
+    start = time.monotonic()
+    return run(out, name, figures), time.monotonic() - start
+
+
 @pytest.mark.slow
 def test_filling_in_function_by_function_runs_every_notebook_once_its_functions_are_written(
     tmp_path, monkeypatch
@@ -65,10 +74,12 @@ def test_filling_in_function_by_function_runs_every_notebook_once_its_functions_
         if not due:
             continue
         release.fill_in(out, ORDER[:step])
-        for name in due:
-            start = time.monotonic()
-            function = run(out, name, tmp_path / f"{name}_{step}")
-            took = time.monotonic() - start
+        folders = [tmp_path / f"{name}_{step}" for name in due]
+        with ThreadPoolExecutor(JOBS) as pool:
+            results = dict(
+                zip(due, pool.map(timed_run, [out] * len(due), due, folders), strict=True)
+            )
+        for name, (function, took) in results.items():
             print(f"step {step:2} {name:<28} {function or 'ends'} ({took:.0f} s)")
             if function is None:
                 ends_at[name] = step
