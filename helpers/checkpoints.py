@@ -31,6 +31,7 @@ NAMES = {  # recipe -> checkpoint name prefix
     "denoiser": "denoiser",
     "time": "time_ddpm",
     "class": "class_ddpm",
+    "class_zero_snr": "class_zero_snr_ddpm",
     "offline": "offline_digits",
     "flow_time": "flow_time",
     "flow_class": "flow_class",

@@ -49,8 +49,19 @@ class UNetDenoiser:
 
     image_shape = (1, 28, 28)
 
-    def __init__(self, unet: nn.Module, T: int, alphas_cumprod: Tensor | None = None):
+    def __init__(
+        self,
+        unet: nn.Module,
+        T: int,
+        alphas_cumprod: Tensor | None = None,
+        prediction: str = "eps",
+    ):
         self.unet, self.T, self.alphas_cumprod = unet, T, alphas_cumprod  # part A's loops need it
+        if prediction not in ("eps", "v"):
+            raise ValueError(f"prediction must be 'eps' or 'v', got {prediction!r}")
+        if prediction == "v" and alphas_cumprod is None:
+            raise ValueError("a v-prediction UNet needs alphas_cumprod to give noise estimates")
+        self.prediction = prediction
 
     @torch.no_grad()
     def predict(self, x_t: Tensor, t: int, conds: list) -> list[tuple[Tensor, None]]:
@@ -66,7 +77,11 @@ class UNetDenoiser:
             labels = torch.cat([_labels(c, B, device) for c in conds])  # (n * B,)
             mask = torch.cat([torch.full((B,), float(c is not None)) for c in conds])
             eps = self.unet(x_in, labels, t_in, mask.to(device))
-        return [(e.to(x_t.dtype), None) for e in eps.chunk(n)]
+        eps = eps.to(x_t.dtype)
+        if self.prediction == "v":  # eps = sqrt(abar) v + sqrt(1 - abar) x_t
+            abar = self.alphas_cumprod[t].to(x_t.dtype)
+            eps = abar.sqrt() * eps + (1 - abar).sqrt() * x_in
+        return [(e, None) for e in eps.chunk(n)]
 
 
 def _labels(c, B: int, device) -> Tensor:

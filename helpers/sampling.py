@@ -168,9 +168,17 @@ def class_eps_model(unet: torch.nn.Module, T: int, c: Tensor, gamma: float = 5.0
     return eps_model(unet, T, c, gamma)
 
 
-def eps_model(unet: torch.nn.Module, T: int, c: Tensor | None, gamma: float = 1.0) -> EpsModel:
-    """A part B UNet as eps_model(x_t, t), through the same adapter and guidance as part A's."""
-    denoiser = UNetDenoiser(unet, T)
+def eps_model(
+    unet: torch.nn.Module,
+    T: int,
+    c: Tensor | None,
+    gamma: float = 1.0,
+    alphas_cumprod: Tensor | None = None,
+    prediction: str = "eps",
+) -> EpsModel:
+    """A part B UNet as eps_model(x_t, t), through the same adapter and guidance as part A's
+    (a v-prediction UNet's estimate turned into eps with alphas_cumprod)."""
+    denoiser = UNetDenoiser(unet, T, alphas_cumprod, prediction)
     conds = (None,) if c is None else (c,) if gamma == 1.0 else (c, None)
     return lambda x_t, t: guided_estimate(denoiser, x_t, t, conds, gamma)[0]
 
@@ -208,22 +216,20 @@ def sample_digits(
     device = next(model.parameters()).device
     abar = schedule.alphas_cumprod(config.betas()).to(device)
     timesteps = timesteps or list(range(config.T - 1, -1, -1))
-    if config.model == "class":
-        eps_model = class_eps_model(model, config.T, labels.to(device), gamma)
-    elif config.model == "time":
-        eps_model = time_eps_model(model, config.T)
-    else:
+    if config.model not in ("class", "time"):
         raise ValueError(f"sample_digits needs a time or class model, got {config.model!r}")
+    c = labels.to(device) if config.model == "class" else None
+    estimate = eps_model(model, config.T, c, gamma, abar, config.prediction)
     low = -1.0 if config.signed else 0.0
     if clip or (clip is None and config.schedule == "cosine"):
-        eps_model = clip_x0(eps_model, abar, low, 1.0)
+        estimate = clip_x0(estimate, abar, low, 1.0)
     g = torch.Generator().manual_seed(seed)
     noise = torch.randn(len(labels), 1, 28, 28, generator=g)
     x_T = (noise if x_T is None else x_T).to(device)
     x_T, context = fast_sampling(model, x_T, fast)
     with context:
         x0, frames = sample(
-            eps_model,
+            estimate,
             x_T,
             timesteps,
             abar,

@@ -12,6 +12,7 @@ Runs live in runs/ at the repository root (`run_dir`), for the notebooks and too
 """
 
 import contextlib
+import copy
 import dataclasses
 import json
 import math
@@ -28,7 +29,7 @@ from torch import Tensor, nn
 
 from helpers import flow, losses
 from helpers.data import mnist_tensors
-from helpers.schedule import alphas_cumprod, cosine_betas, linear_betas
+from helpers.schedule import alphas_cumprod, cosine_betas, linear_betas, zero_terminal_snr
 from helpers.unet import (
     ClassConditionalUNet,
     FlowTimeUNet,
@@ -53,13 +54,21 @@ class TrainConfig:
     # (flow recipes too); False: a constant rate
     sigma: float = 0.5  # noise level of the single-step denoiser
     T: int = 300  # diffusion steps (time and class models)
-    schedule: str = "linear"  # "linear" (part B) or "cosine" (the offline part A model)
+    # "linear" (part B), "cosine" (the offline part A model) or "linear_zero_snr" (the linear
+    # schedule rescaled to end at pure noise, schedule.zero_terminal_snr)
+    schedule: str = "linear"
+    prediction: str = "eps"  # what a DDPM network predicts: "eps" (the course) or "v"
+    ema: float = 0.0  # decay of a moving average of the weights, kept and loaded (0: none)
     p_uncond: float = 0.1  # probability of dropping the class (class model), for guidance
     signed: bool = False  # train on [-1, 1] images (part A) instead of the course's [0, 1]
     seed: int = 0
 
     def betas(self) -> Tensor:
-        return linear_betas(self.T) if self.schedule == "linear" else cosine_betas(self.T)
+        if self.schedule == "cosine":
+            return cosine_betas(self.T)
+        if self.schedule == "linear_zero_snr":
+            return zero_terminal_snr(linear_betas(self.T))
+        return linear_betas(self.T)
 
 
 RECIPES = {
@@ -70,6 +79,9 @@ RECIPES = {
     "class": TrainConfig("class"),
     # part A's offline backend: IF's schedule (T = 1000, cosine) on [-1, 1] images
     "offline": TrainConfig("class", epochs=10, T=1000, schedule="cosine", signed=True),
+    # the class recipe where DDIM-20 matches DDPM (T1 section 4): a schedule that ends at pure
+    # noise, trained with v-prediction, and a moving average of the weights (horizon ~1000 steps)
+    "class_zero_snr": TrainConfig("class", schedule="linear_zero_snr", prediction="v", ema=0.999),
     # part B's flow matching (course since 2025): batch 64, Adam 1e-2 decayed to 1e-3, 10 epochs
     "flow_time": TrainConfig("flow_time", batch_size=64, lr=1e-2, epochs=10),
     "flow_class": TrainConfig("flow_class", batch_size=64, lr=1e-2, epochs=10),
@@ -161,10 +173,11 @@ def loss_on_batch(
         mask = (torch.rand(B, generator=generator) >= config.p_uncond).to(x0.device)  # 0 = drop
         return flow.flow_loss(model, x0, eps, t, c, mask)
     t = torch.randint(0, config.T, (B,), generator=generator).to(x0.device)  # (B,)
+    loss = losses.v_loss if config.prediction == "v" else losses.ddpm_loss
     if config.model == "time":
-        return losses.ddpm_loss(model, x0, t, eps, abar)
+        return loss(model, x0, t, eps, abar)
     mask = (torch.rand(B, generator=generator) >= config.p_uncond).to(x0.device)  # 0 = drop
-    return losses.ddpm_loss(model, x0, t, eps, abar, c, mask)
+    return loss(model, x0, t, eps, abar, c, mask)
 
 
 @dataclass
@@ -180,6 +193,7 @@ class RunState:
     epoch: int = 0  # complete epochs
     step: int = 0  # optimiser steps done in epoch `epoch` (counted from 0)
     order: Tensor | None = None  # (N,) this epoch's order of the images
+    ema: nn.Module | None = None  # the moving average of the weights (config.ema > 0)
 
 
 def new_state(config: TrainConfig, device: torch.device) -> RunState:
@@ -190,7 +204,8 @@ def new_state(config: TrainConfig, device: torch.device) -> RunState:
     gamma = 0.1 ** (1 / config.epochs) if config.lr_decay else 1.0
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma)
     generator = torch.Generator().manual_seed(config.seed)
-    return RunState(config, model, optimizer, scheduler, generator, [])
+    ema = copy.deepcopy(model).requires_grad_(False) if config.ema else None
+    return RunState(config, model, optimizer, scheduler, generator, [], ema=ema)
 
 
 def train(
@@ -253,6 +268,18 @@ def train_step(state: RunState, x0: Tensor, c: Tensor, abar: Tensor) -> None:
     loss.backward()
     state.optimizer.step()
     state.history.append(loss.item())
+    if state.ema is not None:
+        update_ema(state.ema, state.model, state.config.ema)
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * model for the weights; buffers (BatchNorm's running
+    statistics) copied as they are."""
+    for averaged, current in zip(ema.parameters(), model.parameters(), strict=True):
+        averaged.lerp_(current, 1 - decay)
+    for averaged, current in zip(ema.buffers(), model.buffers(), strict=True):
+        averaged.copy_(current)
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -352,6 +379,8 @@ def save_training_state(out_dir: Path, state: RunState) -> Path:
     stem is epoch_NNN after an epoch and epoch_NNN_step_SSSSSS mid-epoch; keeps only the newest
     mid-epoch pair. Returns the path without suffix."""
     tensors = {f"model.{k}": v.contiguous() for k, v in state.model.state_dict().items()}
+    if state.ema is not None:
+        tensors |= {f"ema.{k}": v.contiguous() for k, v in state.ema.state_dict().items()}
     optim = state.optimizer.state_dict()
     for index, optim_state in optim["state"].items():
         for key, value in optim_state.items():
@@ -392,7 +421,7 @@ def resume(out_dir: Path, state: RunState) -> None:
     if not done:
         return
     meta = json.loads(done[-1].read_text())
-    if meta["config"] != dataclasses.asdict(state.config):
+    if TrainConfig(**meta["config"]) != state.config:  # fields added since: their defaults
         raise ValueError(
             f"{out_dir} holds a run with another recipe ({meta['config']}); use a new folder"
             " or delete the old checkpoints to start over"
@@ -400,6 +429,8 @@ def resume(out_dir: Path, state: RunState) -> None:
     state.epoch, state.step = meta["epoch"], meta.get("step", 0)
     tensors = load_file(_path(out_dir, state.epoch, "safetensors", state.step))
     state.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    if state.ema is not None:
+        state.ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
     optim: dict[int, dict[str, Tensor]] = {}
     for key, value in tensors.items():
         if key.startswith("optim."):
@@ -435,12 +466,14 @@ def train_recipe(
 
 
 def load_run(out_dir: str | os.PathLike, epoch: int, device: str = "cpu") -> tuple[nn.Module, dict]:
-    """The model of a training run after `epoch` (eval mode) and that epoch's JSON record."""
+    """The model of a training run after `epoch` (eval mode) and that epoch's JSON record: the
+    moving average of its weights when the recipe keeps one (TrainConfig.ema)."""
     out_dir = Path(out_dir)
     meta = json.loads(_path(out_dir, epoch, "json").read_text())
     model = build_model(TrainConfig(**meta["config"]))
     tensors = load_file(_path(out_dir, epoch, "safetensors"))
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    prefix = "ema." if TrainConfig(**meta["config"]).ema else "model."  # the averaged weights
+    model.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
     return model.to(device).eval(), meta
 
 

@@ -216,3 +216,50 @@ def test_batched_guidance_equals_two_separate_passes():
     torch.testing.assert_close(
         batched, helpers.cfg(eps_cond, eps_uncond, 5.0).detach(), rtol=1e-4, atol=1e-5
     )
+
+
+def test_the_zero_terminal_snr_schedule_ends_at_pure_noise_and_keeps_its_start():
+    from helpers.schedule import linear_betas, zero_terminal_snr
+
+    linear = helpers.alphas_cumprod(linear_betas(300))
+    rescaled = helpers.alphas_cumprod(zero_terminal_snr(linear_betas(300)))
+    assert linear[-1] > 0.04 and rescaled[-1] == pytest.approx(1e-6, rel=1e-3)
+    assert rescaled[0] == pytest.approx(linear[0].item(), rel=1e-6)
+    assert (rescaled[1:] < rescaled[:-1]).all() and (rescaled <= linear + 1e-7).all()
+
+
+def test_v_prediction_turns_into_the_right_noise_estimate():
+    """A network that returns the true v gives back the true eps through the sampling adapter,
+    and its v_loss is zero: the loss and the adapter use the same v."""
+    from helpers import losses, sampling
+
+    config = training.RECIPES["class_zero_snr"]
+    abar = helpers.alphas_cumprod(config.betas())
+    g = torch.Generator().manual_seed(0)
+    x0, eps = torch.rand(4, 1, 28, 28, generator=g), torch.randn(4, 1, 28, 28, generator=g)
+    t = 250
+    x_t = helpers.forward(x0, t, abar, eps)
+
+    def true_v(x, c, t_in, mask):  # the class UNet's signature
+        return abar[t].sqrt() * eps - (1 - abar[t]).sqrt() * x0
+
+    true_v.num_classes = 10
+    estimate = sampling.eps_model(
+        true_v, config.T, torch.zeros(4, dtype=torch.long), 1.0, abar, "v"
+    )
+    torch.testing.assert_close(estimate(x_t, t), eps, atol=1e-5, rtol=0)
+    tt = torch.full((4,), t)
+    mask = torch.ones(4)
+    assert losses.v_loss(true_v, x0, tt, eps, abar, torch.zeros(4), mask) < 1e-10
+
+
+def test_a_moving_average_of_the_weights_is_kept_saved_resumed_and_loaded(tmp_path):
+    config = training.TrainConfig("class", num_hiddens=4, batch_size=32, epochs=1, T=10, ema=0.9)
+    images, labels = helpers.mnist_tensors(train=True, verbose=False)
+    model, _ = training.train(config, images[:96], labels[:96], tmp_path, "cpu", False)
+    loaded, _ = training.load_run(tmp_path, 1)
+    trained = dict(model.named_parameters())
+    averaged = dict(loaded.named_parameters())
+    assert all(name in trained for name in averaged)
+    moved = [(averaged[k] - trained[k]).abs().max().item() for k in averaged]
+    assert max(moved) > 0  # load_run gives the average, not the last weights
