@@ -56,6 +56,13 @@ checkpoints: setup
 	$(VENV)/python tools/checkpoints.py export time --epochs 5 20
 	$(VENV)/python tools/train.py denoiser
 	$(VENV)/python tools/checkpoints.py export denoiser --epochs 5
+	$(VENV)/python tools/train.py noise_denoiser
+	$(VENV)/python tools/checkpoints.py export noise_denoiser --epochs 2
+	$(VENV)/python tools/train.py flow_time
+	$(VENV)/python tools/checkpoints.py export flow_time --epochs 1 5 10
+	$(VENV)/python tools/train.py flow_class
+	$(VENV)/python tools/checkpoints.py export flow_class --epochs 10
+	$(VENV)/python tools/checkpoints.py export flow_class --epochs 1 5 --samples 200
 
 release: setup
 	rm -rf dist/student

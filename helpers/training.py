@@ -91,10 +91,10 @@ RECIPES = {
     "flow_class_constant_lr": TrainConfig(
         "flow_class", batch_size=64, lr=1e-3, epochs=10, lr_decay=False
     ),
-    # the denoiser trained on pure noise: the single-step recipe at D = 64 (it only learns the
-    # mean image; 4 MB instead of 16 MB as a checkpoint)
+    # the denoiser trained on pure noise: the single-step recipe at D = 64 and a tenfold rate
+    # for 2 epochs instead of 5 (it only has to learn one image, the mean; 4 MB instead of 16 MB)
     "noise_denoiser": TrainConfig(
-        "noise_denoiser", num_hiddens=64, batch_size=256, lr=1e-4, epochs=5, lr_decay=False
+        "noise_denoiser", num_hiddens=64, batch_size=256, lr=1e-3, epochs=2, lr_decay=False
     ),
 }
 

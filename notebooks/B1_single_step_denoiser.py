@@ -31,7 +31,7 @@ import torch
 
 import helpers
 from helpers import plots
-from helpers.checkpoints import course_models, unpack_images
+from helpers.checkpoints import course_models, load_checkpoint, unpack_images
 from helpers.evaluation import denoise, denoiser_mse, noisy_test_digits
 from helpers.notebook import by_profile, saver
 from helpers.training import train_recipe
@@ -203,4 +203,29 @@ save(
     section="1.2.2 Out-of-distribution testing",
     checkpoint=CHECKPOINT,
     equation="E ||D(x + sigma eps) - x||^2",
+)
+
+# %% [markdown]
+# ## 1.2.3 Denoising pure noise
+# The course's last question on the one-step denoiser: train it with pure noise as its input.
+# The input says nothing about the target, so the loss is lowest when it outputs the same image
+# for every input: the mean of the training digits. That is what the model learned:
+
+# %%
+noise_denoiser = load_checkpoint("noise_denoiser_epoch02")
+outputs = denoise(
+    noise_denoiser, torch.randn(7, 1, 28, 28, generator=torch.Generator().manual_seed(SEED))
+)
+mean_image = images.mean(0, keepdim=True)  # (1, 1, 28, 28): the mean training digit
+gap = (outputs - mean_image).abs().max().item()
+panel = torch.cat([outputs, mean_image])
+fig = plots.show_images(panel, [f"noise {i + 1}" for i in range(7)] + ["mean digit"], ncols=8)
+save(
+    fig,
+    "B1_pure_noise_denoiser",
+    caption="Outputs of a denoiser trained on pure-noise inputs for 7 new noise images, and the "
+    f"mean of the 60,000 training digits (right): they differ by at most {gap:.3f} per pixel.",
+    section="1.2.3 Denoising pure noise",
+    checkpoint=noise_denoiser.manifest["sha256"][:12],
+    equation="argmin_D E ||D(eps) - x||^2 = E[x]",
 )

@@ -147,3 +147,14 @@ def test_measuring_again_rewrites_only_the_metrics(tmp_path):
     metrics = again.manifest["metrics"]
     assert "10 steps" in metrics["sampler"] and 0.1 <= metrics["unguided"]["mean_confidence"] <= 1
     assert again.manifest["metrics_command"].startswith("python tools/checkpoints.py")
+
+
+def test_shipped_checkpoints_keep_the_budget_and_each_has_a_measured_manifest():
+    """assets/checkpoints holds half-precision weights under 80 MB in all, each beside a manifest
+    that says how it was made and what it measured."""
+    shipped = sorted(checkpoints.CHECKPOINTS.glob("*.safetensors"))
+    assert sum(path.stat().st_size for path in shipped) < 80e6
+    for path in shipped:
+        manifest = json.loads(path.with_suffix(".json").read_text())
+        assert manifest["dtype"] == "float16" and manifest["command"].startswith("python ")
+        assert manifest["metrics"], f"{path.name}: no measured metrics"
