@@ -62,7 +62,7 @@ checkpoints: setup
 	$(VENV)/python tools/checkpoints.py export flow_time --epochs 1 5 10
 	$(VENV)/python tools/train.py flow_class
 	$(VENV)/python tools/checkpoints.py export flow_class --epochs 10
-	$(VENV)/python tools/checkpoints.py export flow_class --epochs 1 5 --samples 200
+	$(VENV)/python tools/checkpoints.py export flow_class --epochs 1 5 --samples 100
 
 release: setup
 	rm -rf dist/student
