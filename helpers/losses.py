@@ -34,6 +34,7 @@ def v_loss(
     abar_t is near 0 (a zero-terminal-SNR schedule). Given, not graded; same arguments.
     """
     abar = alphas_cumprod[t].view(-1, 1, 1, 1)  # (B, 1, 1, 1)
+    # x_t written out rather than forward(): given code runs before a student writes forward
     x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * eps
     v = abar.sqrt() * eps - (1 - abar).sqrt() * x0
     t_in = t.float() / len(alphas_cumprod)

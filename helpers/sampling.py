@@ -224,7 +224,8 @@ def sample_digits(
     if clip or (clip is None and config.schedule == "cosine"):
         estimate = clip_x0(estimate, abar, low, 1.0)
     g = torch.Generator().manual_seed(seed)
-    noise = torch.randn(len(labels), 1, 28, 28, generator=g)
+    noise = torch.randn(len(labels), 1, 28, 28, generator=g)  # drawn even with x_T given:
+    # the steps' noise then comes out the same, so a run from x_T differs only in its start
     x_T = (noise if x_T is None else x_T).to(device)
     x_T, context = fast_sampling(model, x_T, fast)
     with context:
