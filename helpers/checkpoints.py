@@ -15,7 +15,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from helpers.classifier import DigitClassifier
+from helpers.classifier import CheckClassifier, DigitClassifier
 from helpers.data import _sha256, mnist_tensors
 from helpers.pretrained import (
     PretrainedClassUNet,
@@ -46,6 +46,7 @@ ARCHITECTURES = {
     "ClassConditionalUNet": PretrainedClassUNet,
     "FlowTimeUNet": PretrainedFlowTimeUNet,
     "DigitClassifier": DigitClassifier,
+    "CheckClassifier": CheckClassifier,
 }
 
 

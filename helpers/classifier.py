@@ -3,8 +3,10 @@
 Inception FID needs weights from the web and means little on 28x28 digits. Instead, as peers
 do for MNIST, the Frechet distance is taken on the penultimate features of an in-house
 classifier (torchmetrics computes it). Such a number is only comparable at the same sample count
-and extractor, so it is always reported next to the same distance between real training digits
-and real held-out digits ("real vs real").
+and extractor, so it is always reported next to the same distance between disjoint sets of real
+held-out digits ("real vs real", helpers/evaluation.py). A second judge, CheckClassifier, has
+another architecture (no convolutions) and seed, so that a claim does not rest on one network's
+blind spots (tools/checkpoints.py judge).
 """
 
 import torch
@@ -35,10 +37,30 @@ class DigitClassifier(nn.Module):
         return self.head(self.features(x))
 
 
+class CheckClassifier(nn.Module):
+    """The second judge, a multilayer perceptron: (B, 1, 28, 28) -> (B, 10); 64 features."""
+
+    num_features = 64
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Flatten(),  # (B, 784)
+            nn.Linear(28 * 28, 256),
+            nn.ReLU(),
+            nn.Linear(256, self.num_features),
+            nn.ReLU(),  # (B, 64)
+        )
+        self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(self.num_features, 10))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x))
+
+
 class _Features(nn.Module):
     """The classifier's penultimate features, the shape torchmetrics expects of an extractor."""
 
-    def __init__(self, classifier: DigitClassifier):
+    def __init__(self, classifier: nn.Module):
         super().__init__()
         self.classifier = classifier
         self.num_features = classifier.num_features
@@ -49,7 +71,7 @@ class _Features(nn.Module):
 
 @torch.no_grad()
 def frechet_distance(
-    fake: Tensor, real: Tensor, classifier: DigitClassifier, batch_size: int = 500
+    fake: Tensor, real: Tensor, classifier: nn.Module, batch_size: int = 500
 ) -> float:
     """Frechet distance of two sets of digits (N, 1, 28, 28) in [0, 1], on classifier features."""
     from torchmetrics.image.fid import FrechetInceptionDistance  # slow to import: only here
@@ -62,9 +84,7 @@ def frechet_distance(
 
 
 @torch.no_grad()
-def classify(
-    images: Tensor, classifier: DigitClassifier, batch_size: int = 500
-) -> tuple[Tensor, Tensor]:
+def classify(images: Tensor, classifier: nn.Module, batch_size: int = 500) -> tuple[Tensor, Tensor]:
     """Predicted labels (N,) and their probabilities (N,) for digits (N, 1, 28, 28) in [0, 1]."""
     probs = torch.cat(
         [classifier.eval()(b.clamp(0, 1).float()).softmax(-1) for b in images.split(batch_size)]
@@ -74,14 +94,20 @@ def classify(
 
 
 def train_classifier(
-    images: Tensor, labels: Tensor, epochs: int = 4, seed: int = 0, progress: bool = True
-) -> DigitClassifier:
-    """Train DigitClassifier with Adam (1e-3, batch 128) on digits (N, 1, 28, 28) in [0, 1]."""
+    images: Tensor,
+    labels: Tensor,
+    epochs: int = 4,
+    seed: int = 0,
+    progress: bool = True,
+    architecture: type[nn.Module] = DigitClassifier,
+) -> nn.Module:
+    """Train a DigitClassifier (or CheckClassifier) with Adam (1e-3, batch 128) on digits
+    (N, 1, 28, 28) in [0, 1]."""
     from tqdm import tqdm  # a text bar, as in helpers.sampling
 
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    model = DigitClassifier()
+    model = architecture()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     for epoch in range(epochs):
         model.train()

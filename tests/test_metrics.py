@@ -71,3 +71,28 @@ def test_real_vs_real_pairs_are_disjoint_shuffled_test_digits_with_a_narrow_rang
         real_vs_real(6000, classifier)
     # the reference for n samples is the first block of the first pair
     assert report(shuffled[:500], None, classifier)["frechet"] == pytest.approx(0, abs=1e-3)
+
+
+def test_ink_and_class_share_catch_faint_digits_and_an_excess_of_ones(classifier, test_digits):
+    from helpers.evaluation import report, shuffled_test_digits
+
+    real = report(shuffled_test_digits()[500:1000], None, classifier)
+    assert real["ink"] == pytest.approx(real["ink_real"], rel=0.05)
+    assert sum(real["class_share"]) == pytest.approx(1, abs=1e-3)
+    assert max(real["class_share"]) < 0.15
+    images, labels = test_digits
+    faint = report(0.5 * images[:500], None, classifier)
+    assert faint["ink"] == pytest.approx(0.5 * images[:500].mean().item(), abs=1e-4)
+    ones = torch.cat([images[labels == 1][:200], images[labels != 1][:300]])
+    assert report(ones, None, classifier)["class_share"][1] >= 0.39
+
+
+def test_the_second_judge_is_another_network_that_also_reads_digits(test_digits):
+    from helpers.classifier import CheckClassifier
+
+    check = load_checkpoint("digit_classifier_check")
+    assert isinstance(check, CheckClassifier) and check.manifest["seed"] == 1
+    images, labels = test_digits
+    accuracy = (classify(images, check)[0] == labels).float().mean().item()
+    assert accuracy >= 0.97
+    assert accuracy == pytest.approx(check.manifest["metrics"]["test_accuracy"], abs=1e-3)

@@ -263,3 +263,6 @@ def test_a_moving_average_of_the_weights_is_kept_saved_resumed_and_loaded(tmp_pa
     assert all(name in trained for name in averaged)
     moved = [(averaged[k] - trained[k]).abs().max().item() for k in averaged]
     assert max(moved) > 0  # load_run gives the average, not the last weights
+    raw, _ = training.load_run(tmp_path, 1, raw=True)
+    for name, weight in raw.named_parameters():  # raw=True gives the last weights
+        torch.testing.assert_close(weight, trained[name])

@@ -6,6 +6,8 @@
                                                     # measuring its samples on the way
     python tools/checkpoints.py measure class_ddpm_epoch05 --samples 1000
                                                     # measure a shipped diffusion model again
+    python tools/checkpoints.py judge --samples 500  # both classifiers, ink and class shares
+                                                    # on the final models (about 25 minutes)
     python tools/checkpoints.py export flow_class --epochs 1 5 10
                                                     # flow matching: Euler with the course's
                                                     # steps (50 time, 300 class)
@@ -31,7 +33,7 @@ from helpers.checkpoints import (
     load_checkpoint,
     pack_images,
 )
-from helpers.classifier import classify, train_classifier
+from helpers.classifier import CheckClassifier, DigitClassifier, classify, train_classifier
 from helpers.data import mnist_tensors
 from helpers.denoiser import OfflineDigits
 from helpers.evaluation import (
@@ -40,6 +42,7 @@ from helpers.evaluation import (
     denoiser_mse,
     noisy_test_digits,
     report,
+    shuffled_test_digits,
 )
 from helpers.training import TrainConfig, load_run, model_kwargs
 
@@ -57,17 +60,19 @@ def command() -> str:
     return "python " + " ".join(["tools/checkpoints.py", *args])
 
 
-def make_classifier(epochs: int, seed: int) -> None:
+def make_classifier(epochs: int, seed: int, check: bool = False) -> None:
+    """The metric's classifier, or with check the second judge (CheckClassifier)."""
     images, labels = mnist_tensors(train=True)
     test_images, test_labels = mnist_tensors(train=False)
-    model = train_classifier(images, labels, epochs=epochs, seed=seed)
+    architecture = CheckClassifier if check else DigitClassifier
+    model = train_classifier(images, labels, epochs, seed, architecture=architecture)
     predicted, _ = classify(test_images, model)
     accuracy = (predicted == test_labels).float().mean().item()
     print(f"test accuracy {accuracy:.4f}")
     path = export_checkpoint(
         model,
         {},
-        CHECKPOINTS / "digit_classifier",
+        CHECKPOINTS / ("digit_classifier_check" if check else "digit_classifier"),
         recipe={"optimizer": "Adam", "lr": 1e-3, "batch_size": 128, "epochs": epochs},
         data=DATA,
         epochs=epochs,
@@ -191,6 +196,56 @@ def remeasure(path: Path, n: int) -> None:
     path.with_suffix(".json").write_text(json.dumps(manifest, indent=1) + "\n")
 
 
+JUDGED = (
+    "time_ddpm_epoch20",
+    "class_ddpm_epoch20",
+    "offline_digits_epoch06",
+    "flow_time_epoch10",
+    "flow_class_epoch10",
+)
+
+
+def judge(names: list[str], n: int, out: Path) -> None:
+    """Both judges (the metric's classifier and CheckClassifier) on n samples at gamma 1 from each
+    model, with each manifest's sampler, beside n held-out test digits that are not the
+    reference: Frechet distance against each judge's real vs real, accuracy, ink, class share."""
+    judges = [load_checkpoint("digit_classifier"), load_checkpoint("digit_classifier_check")]
+    test = shuffled_test_digits()
+    rows = {"test digits": (test[-n:], None)}  # real digits, in no pair of real vs real
+    for name in names:
+        model = load_checkpoint(name)
+        config = TrainConfig(**model.manifest["recipe"])
+        labels = None if config.model in ("time", "flow_time") else balanced_labels(n)
+        drawn = balanced_labels(n) if labels is None else labels  # unused by unguided models
+        if config.model in flow.FLOW_STEPS:
+            steps = flow.FLOW_STEPS[config.model]
+            samples = flow.flow_digits(model, config.model, drawn, steps, 1.0, progress=False)
+        else:
+            samples = sample_for_metrics(model, config, drawn, 1.0)
+        rows[name] = (samples, labels)
+        print(f"{name} sampled", flush=True)
+    result = {}
+    print(f"n = {n}, gamma 1; FD: Frechet distance vs real vs real's median (range over pairs)")
+    for name, (samples, labels) in rows.items():
+        result[name] = [report(samples, labels, j) for j in judges]
+        main, check = result[name]
+        accuracy = "" if labels is None else f"{main['accuracy']:.1%} / {check['accuracy']:.1%}"
+        share = max(range(10), key=lambda d: main["class_share"][d])
+        fd = [
+            f"{r['frechet']:5.1f} vs {r['frechet_real_median']:.1f} "
+            f"({r['frechet_real_low']:.1f}-{r['frechet_real_high']:.1f})"
+            for r in (main, check)
+        ]
+        print(
+            f"{name:24s} FD {fd[0]}, check FD {fd[1]}; accuracy {accuracy or '-'}; ink "
+            f"{main['ink']:.3f} (real {main['ink_real']:.3f}); most read as {share}: "
+            f"{main['class_share'][share]:.1%} / {check['class_share'][share]:.1%}"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "judges.json").write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {out / 'judges.json'}")
+
+
 def export_run(recipe: str, run: Path, epochs: list[int], n: int, out: Path = CHECKPOINTS) -> None:
     for epoch in epochs:
         model, meta = load_run(run, epoch)
@@ -228,7 +283,8 @@ def main() -> None:
     sub = parser.add_subparsers(dest="what", required=True)
     clf = sub.add_parser("classifier", help="train and export the metric's digit classifier")
     clf.add_argument("--epochs", type=int, default=5)
-    clf.add_argument("--seed", type=int, default=0)
+    clf.add_argument("--seed", type=int, help="default 0, or 1 with --check")
+    clf.add_argument("--check", action="store_true", help="the second judge (an MLP, seed 1)")
     run = sub.add_parser("export", help="export epochs of a training run with measured metrics")
     run.add_argument("recipe", choices=sorted(NAMES))
     run.add_argument("--run", type=Path, help="the run's folder (default: runs/<recipe>)")
@@ -238,9 +294,16 @@ def main() -> None:
     again = sub.add_parser("measure", help="measure a shipped diffusion model again")
     again.add_argument("name", help="a shipped checkpoint (class_ddpm_epoch05) or a .safetensors")
     again.add_argument("--samples", type=int, default=1000, help="samples for the metrics")
+    panel = sub.add_parser("judge", help="both classifiers and digit statistics on each model")
+    panel.add_argument("names", nargs="*", default=list(JUDGED), help="default: the final models")
+    panel.add_argument("--samples", type=int, default=500)
+    panel.add_argument("--out", type=Path, default=Path("figures/bench"), help="judges.json")
     args = parser.parse_args()
     if args.what == "classifier":
-        make_classifier(args.epochs, args.seed)
+        seed = int(args.check) if args.seed is None else args.seed
+        make_classifier(args.epochs, seed, args.check)
+    elif args.what == "judge":
+        judge(args.names, args.samples, args.out)
     elif args.what == "measure":
         remeasure(checkpoint_path(args.name), args.samples)
     else:
