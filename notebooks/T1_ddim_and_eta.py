@@ -46,7 +46,7 @@ SEED = 0
 # S (network evaluations) and eta of the table; DDPM's full 300 steps are measured once beside it
 STEPS = by_profile(quick=[20, 50], default=[10, 20, 50, 100], full=[10, 20, 50, 100, 300])
 ETAS = by_profile(quick=[0.0, 1.0], default=[0.0, 0.5, 1.0], full=[0.0, 0.2, 0.5, 1.0])
-N = by_profile(quick=8, default=250, full=1000)  # samples per cell: real vs real 40 (35-44)
+N = by_profile(quick=8, default=250, full=1000)  # samples per cell: real vs real 40 (34-42)
 
 model, config, epoch = latest_course_model("class")
 abar = alphas_cumprod(config.betas())  # (T,)

@@ -1,5 +1,7 @@
 """The offline quality metric: the shipped classifier and the Frechet distance on its features."""
 
+import json
+
 import pytest
 import torch
 
@@ -96,3 +98,15 @@ def test_the_second_judge_is_another_network_that_also_reads_digits(test_digits)
     accuracy = (classify(images, check)[0] == labels).float().mean().item()
     assert accuracy >= 0.97
     assert accuracy == pytest.approx(check.manifest["metrics"]["test_accuracy"], abs=1e-3)
+
+
+def test_the_bench_measures_every_sampler_in_one_run_with_the_real_band(tmp_path, monkeypatch):
+    from tools import bench
+
+    monkeypatch.setattr(bench, "EVALUATIONS", (1, 20, 300))
+    rows = bench.samplers(10, tmp_path)
+    written = json.loads((tmp_path / "samplers_table.json").read_text())
+    assert {"DDPM-1", "DDPM-20", "flow-1", "flow-20", "DDIM-20"} <= set(written)
+    assert all(r["n"] == 10 and r["real_pairs"] == 5 for r in written.values())
+    assert (tmp_path / "samplers.png").stat().st_size > 10_000
+    assert len(rows) == len(written) and all("x DDPM-300's" in r[2] for r in rows)

@@ -121,15 +121,19 @@ def real_vs_real_curve() -> list[tuple[str, str, str]]:
 
 
 EVALUATIONS = (1, 2, 5, 10, 20, 50, 300)  # network evaluations per sample
+ZERO_SNR = "class_zero_snr_ddpm_epoch20"  # the course's class recipe, fixed for DDIM (T1)
 
 
 def samplers(n: int, out: Path) -> list[tuple[str, str, str]]:
     """Every sampler of the kit on MNIST, in one run at gamma 1: DDPM (eta 1) and flow matching
     (Euler) at each count of EVALUATIONS, DDIM (eta 0) at 20 and 50, on the shipped
-    class-conditioned models. Frechet distance and accuracy of n samples each, beside real vs
-    real at n; wall time per 64 samples from the same runs. Writes samplers.json and .png."""
-    from helpers.checkpoints import latest_course_model, load_checkpoint
+    class-conditioned models, and DDPM-300, DDPM-20 and DDIM-20 on the zero-terminal-SNR model
+    when it ships. Frechet distance and accuracy of n samples each, beside real vs real at n;
+    wall time per 64 samples from the same runs. Writes samplers_table.json and samplers.png
+    (with its caption, samplers.json)."""
+    from helpers.checkpoints import available, latest_course_model, load_checkpoint
     from helpers.evaluation import flow_quality, real_text, sampler_quality
+    from helpers.training import TrainConfig
 
     model, config, epoch = latest_course_model("class")
     flow_model = load_checkpoint("flow_class_epoch10")
@@ -141,8 +145,15 @@ def samplers(n: int, out: Path) -> list[tuple[str, str, str]]:
         if steps in (20, 50):
             rows[f"DDIM-{steps}"] = sampler_quality(model, config, steps, 0.0, n, classifier)
         print(f"{steps} evaluations measured", flush=True)
+    if ZERO_SNR in available():
+        zero_snr = load_checkpoint(ZERO_SNR)
+        zero_config = TrainConfig(**zero_snr.manifest["recipe"])
+        for steps, eta in ((zero_config.T, 1.0), (20, 1.0), (20, 0.0)):
+            rows[f"zero-SNR {'DDIM' if eta == 0 else 'DDPM'}-{steps}"] = sampler_quality(
+                zero_snr, zero_config, steps, eta, n, classifier
+            )
     out.mkdir(parents=True, exist_ok=True)
-    (out / "samplers.json").write_text(json.dumps(rows, indent=1) + "\n")
+    (out / "samplers_table.json").write_text(json.dumps(rows, indent=1) + "\n")
     plot_samplers(rows, out / "samplers.png", f"class_ddpm_epoch{epoch:02d}, flow_class_epoch10")
     print(f"samplers: gamma 1, trailing timesteps, {real_text(rows['DDPM-1'])}; {out}")
     base = rows[f"DDPM-{config.T}"]
@@ -170,6 +181,11 @@ def plot_samplers(rows: dict, path: Path, models: str) -> None:
     ddim = [(int(k.split("-")[1]), r) for k, r in rows.items() if k.startswith("DDIM")]
     ax_fd.plot([s for s, _ in ddim], [r["frechet"] for _, r in ddim], "s", label="DDIM (eta 0)")
     ax_acc.plot([s for s, _ in ddim], [100 * r["accuracy"] for _, r in ddim], "s", label="DDIM")
+    for key, r in rows.items():  # the zero-terminal-SNR model, when it ships
+        if key.startswith("zero-SNR"):
+            marker, steps = "^" if "DDPM" in key else "v", int(key.split("-")[-1])
+            ax_fd.plot(steps, r["frechet"], marker, c="C3", label=key)
+            ax_acc.plot(steps, 100 * r["accuracy"], marker, c="C3")
     plots.real_band(ax_fd, next(iter(rows.values())))
     for ax, ylabel in ((ax_fd, "Frechet distance"), (ax_acc, "classified as requested (%)")):
         ax.set(xscale="log", yscale="log" if ax is ax_fd else "linear", ylabel=ylabel)
@@ -181,8 +197,9 @@ def plot_samplers(rows: dict, path: Path, models: str) -> None:
         path,
         caption="Frechet distance (left; gray: real vs real, median and range over disjoint "
         "pairs of test digits) and class accuracy (right) against network evaluations per "
-        "sample, for DDPM and DDIM on the class-conditioned DDPM UNet and Euler on the "
-        "class-conditioned flow UNet (make bench).",
+        "sample, for DDPM and DDIM on the class-conditioned DDPM UNet, Euler on the "
+        "class-conditioned flow UNet and, in red, DDPM and DDIM on the zero-terminal-SNR UNet "
+        "(make bench).",
     )
 
 
