@@ -126,6 +126,23 @@ def test_a_denoiser_export_records_every_epoch_on_the_panel(tmp_path, monkeypatc
     assert (recorded - denoise(model, z).clamp(0, 1)).abs().max() < 0.02  # float16 weights
 
 
+def test_an_averaged_run_exports_the_average_and_measures_its_last_weights_too(tmp_path):
+    from helpers import training
+    from tools.checkpoints import export_run
+
+    config = training.TrainConfig("time", num_hiddens=4, batch_size=32, epochs=1, T=10, ema=0.9)
+    images, labels = mnist_tensors(train=True, verbose=False)
+    training.train(config, images[:96], labels[:96], tmp_path / "run", "cpu", False)
+    export_run("time", tmp_path / "run", [1], n=10, out=tmp_path)
+    model = checkpoints.load_checkpoint(tmp_path / "time_ddpm_epoch01.safetensors")
+    average, _ = training.load_run(tmp_path / "run", 1)
+    for name, weight in average.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[name], weight, atol=1e-2, rtol=1e-2)
+    metrics = model.manifest["metrics"]
+    assert metrics["unguided"]["n"] == metrics["last_weights"]["n"] == 10
+    assert metrics["unguided"]["frechet"] != metrics["last_weights"]["frechet"]
+
+
 def test_measuring_again_rewrites_only_the_metrics(tmp_path):
     from dataclasses import asdict
 

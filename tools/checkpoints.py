@@ -87,7 +87,10 @@ def make_classifier(epochs: int, seed: int, check: bool = False) -> None:
 
 def sample_for_metrics(model, config: TrainConfig, labels, gamma: float, seed: int = 0):
     """Samples in [0, 1] for `labels`: part A's strided CFG loop for the offline model, the full
-    T-step DDPM loop for the part B models."""
+    T-step DDPM loop for the part B models, Euler with the course's steps for flow models."""
+    if config.model in flow.FLOW_STEPS:
+        steps = flow.FLOW_STEPS[config.model]
+        return flow.flow_digits(model, config.model, labels, steps, gamma, seed, progress=False)
     if config.signed:  # the offline part A model: one prompt per class
         g = torch.Generator().manual_seed(seed)
         x_T = torch.randn(len(labels), 1, 28, 28, generator=g)
@@ -112,10 +115,10 @@ def measure_flow(model, config: TrainConfig, n: int) -> dict:
     num_ts = flow.FLOW_STEPS[config.model]
     result = {"sampler": f"Euler over {num_ts} steps from t = 0 (course), bfloat16 autocast"}
     if config.model == "flow_time":
-        samples = flow.flow_digits(model, config.model, labels, num_ts, progress=False)
+        samples = sample_for_metrics(model, config, labels, 1.0)
         return result | {"unguided": report(samples, None, classifier)}
     for gamma in (1.0, 5.0):
-        samples = flow.flow_digits(model, config.model, labels, num_ts, gamma, progress=False)
+        samples = sample_for_metrics(model, config, labels, gamma)
         result[f"gamma_{gamma:g}"] = report(samples, labels, classifier)
     return result
 
@@ -217,12 +220,7 @@ def judge(names: list[str], n: int, out: Path) -> None:
         config = TrainConfig(**model.manifest["recipe"])
         labels = None if config.model in ("time", "flow_time") else balanced_labels(n)
         drawn = balanced_labels(n) if labels is None else labels  # unused by unguided models
-        if config.model in flow.FLOW_STEPS:
-            steps = flow.FLOW_STEPS[config.model]
-            samples = flow.flow_digits(model, config.model, drawn, steps, 1.0, progress=False)
-        else:
-            samples = sample_for_metrics(model, config, drawn, 1.0)
-        rows[name] = (samples, labels)
+        rows[name] = (sample_for_metrics(model, config, drawn, 1.0), labels)
         print(f"{name} sampled", flush=True)
     result = {}
     print(f"n = {n}, gamma 1; FD: Frechet distance vs real vs real's median (range over pairs)")
@@ -256,6 +254,12 @@ def export_run(recipe: str, run: Path, epochs: list[int], n: int, out: Path = CH
             metrics = measure_noise_denoiser(model, n)
         else:
             metrics = measure(model, config, n)
+        if config.ema:  # what the average brings: the last weights, unguided or at gamma 1
+            last, _ = load_run(run, epoch, raw=True)
+            labels = None if config.model in ("time", "flow_time") else balanced_labels(n)
+            drawn = balanced_labels(n) if labels is None else labels
+            samples = sample_for_metrics(last, config, drawn, 1.0)
+            metrics["last_weights"] = report(samples, labels, load_checkpoint("digit_classifier"))
         shown = {k: v for k, v in metrics.items() if k not in ("epochs", "panel")}  # not images
         print(f"epoch {epoch}: {json.dumps(shown)}")
         history = meta["loss_history"]
