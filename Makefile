@@ -50,6 +50,8 @@ bench: setup
 # The course recipes, trained into runs/<recipe> (kill and rerun to resume), then exported with
 # measured metrics to assets/checkpoints/. Hours per model on a 2-core CPU, minutes on a GPU.
 checkpoints: setup
+	$(VENV)/python tools/checkpoints.py classifier
+	$(VENV)/python tools/checkpoints.py classifier --check
 	$(VENV)/python tools/train.py class
 	$(VENV)/python tools/checkpoints.py export class --epochs 5 20
 	$(VENV)/python tools/train.py time
@@ -63,6 +65,8 @@ checkpoints: setup
 	$(VENV)/python tools/train.py flow_class
 	$(VENV)/python tools/checkpoints.py export flow_class --epochs 10
 	$(VENV)/python tools/checkpoints.py export flow_class --epochs 1 5 --samples 100
+	$(VENV)/python tools/train.py offline
+	$(VENV)/python tools/checkpoints.py export offline --epochs 6 --samples 500
 
 release: setup
 	rm -rf dist/student

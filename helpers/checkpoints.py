@@ -36,6 +36,7 @@ NAMES = {  # recipe -> checkpoint name prefix
     "flow_time": "flow_time",
     "flow_class": "flow_class",
     "flow_class_constant_lr": "flow_class_constant_lr",
+    "flow_class_reflow": "flow_class_reflow",
     "noise_denoiser": "noise_denoiser",
 }
 # a manifest's architecture -> the given network that loads it (helpers/pretrained.py): shipped

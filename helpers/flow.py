@@ -233,6 +233,7 @@ def flow_digits(
     seed: int = 0,
     fast: bool = True,
     progress: bool = True,
+    x_noise: Tensor | None = None,
 ) -> Tensor:
     """Digits in [0, 1] from a flow model: kind "flow_time" (FlowTimeUNet) or "flow_class"
     (ClassConditionalUNet trained by flow matching, guided by gamma).
@@ -240,6 +241,7 @@ def flow_digits(
     labels: (N,) classes for a class-conditioned model; for a time-conditioned one only their
     count matters. num_ts: Euler steps, by default the course's (50 time, 300 class). fast:
     bfloat16 autocast and channels-last (CPU or CUDA), as helpers.sampling.sample_digits.
+    x_noise: (N, 1, 28, 28) where to start, by default drawn from seed.
     Returns (N, 1, 28, 28) float32 on the CPU, clipped to [0, 1].
     """
     from helpers.training import fast_sampling  # training imports this module for the losses
@@ -251,9 +253,22 @@ def flow_digits(
         velocity_model = class_velocity_model(model, labels.to(device), gamma)
     else:
         velocity_model = time_velocity_model(model)
-    g = torch.Generator().manual_seed(seed)
-    x_noise = torch.randn(len(labels), 1, 28, 28, generator=g).to(device)
-    x_noise, context = fast_sampling(model, x_noise, fast)
+    if x_noise is None:
+        x_noise = torch.randn(len(labels), 1, 28, 28, generator=torch.Generator().manual_seed(seed))
+    x_noise, context = fast_sampling(model, x_noise.to(device), fast)
     with context:
         x_data = flow_sample(velocity_model, x_noise, num_ts or FLOW_STEPS[kind], progress=progress)
     return x_data.float().clamp(0, 1).cpu()
+
+
+def reflow_pairs(model: nn.Module, labels: Tensor, num_ts: int, seed: int = 0) -> Tensor:
+    """Rectified flow's coupling (Liu et al. 2022, "reflow"): noise and where a trained class
+    flow model's Euler path (gamma 1, num_ts steps) takes it. Training on these pairs instead of
+    independent noise and digits straightens the paths, so that fewer Euler steps suffice.
+
+    labels: (N,). Returns (N, 2, 28, 28): channel 0 x_noise, channel 1 x_data in [0, 1].
+    """
+    g = torch.Generator().manual_seed(seed)
+    x_noise = torch.randn(len(labels), 1, 28, 28, generator=g)
+    x_data = flow_digits(model, "flow_class", labels, num_ts, 1.0, progress=False, x_noise=x_noise)
+    return torch.cat([x_noise, x_data], dim=1)

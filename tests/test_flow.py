@@ -218,3 +218,43 @@ def test_guided_velocity_in_flow_digits_from_untrained_models_are_seeded_and_in_
         b = flow.flow_digits(model, kind, labels, num_ts=3, gamma=5.0, progress=False)
         assert a.shape == (3, 1, 28, 28) and a.min() >= 0 and a.max() <= 1
         torch.testing.assert_close(a, b)
+
+
+def test_reflow_pairs_are_the_noise_and_where_the_models_flow_takes_it():
+    from helpers.unet import ClassConditionalUNet
+
+    model, labels = ClassConditionalUNet(1, 10, 8).eval(), torch.tensor([3, 7])
+    pairs = flow.reflow_pairs(model, labels, num_ts=4, seed=5)
+    x_noise = torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(5))
+    assert pairs.shape == (2, 2, 28, 28) and torch.equal(pairs[:, :1], x_noise)
+    landed = flow.flow_digits(model, "flow_class", labels, 4, 1.0, seed=5, progress=False)
+    torch.testing.assert_close(pairs[:, 1:], landed)
+
+
+def test_a_reflow_run_starts_from_its_checkpoint_and_trains_on_the_paired_noise(
+    tmp_path, monkeypatch
+):
+    from dataclasses import replace
+
+    from helpers import checkpoints, training
+    from helpers.unet import ClassConditionalUNet
+
+    teacher = ClassConditionalUNet(1, 10, 4).eval()
+    base = training.TrainConfig("flow_class", num_hiddens=4, batch_size=8, epochs=1)
+    kwargs = training.model_kwargs(base)
+    checkpoints.export_checkpoint(teacher, kwargs, tmp_path / "teacher", metrics={})
+    config = replace(base, reflow_from=str(tmp_path / "teacher.safetensors"), reflow_steps=2)
+    monkeypatch.setattr(training, "REFLOW_PAIRS", 16)
+    pairs, labels = training.reflow_data(config, tmp_path / "run", chunk=8)
+    assert pairs.shape == (16, 2, 28, 28) and sorted((tmp_path / "run" / "pairs").iterdir())
+    again, _ = training.reflow_data(config, tmp_path / "run", chunk=8)  # read, not made again
+    assert torch.equal(again, pairs)
+    state = training.new_state(config, torch.device("cpu"))
+    for name, weight in teacher.state_dict().items():  # float16 on disk
+        torch.testing.assert_close(state.model.state_dict()[name], weight, atol=1e-3, rtol=1e-3)
+    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    loss = training.loss_on_batch(state.model, config, pairs[:8], labels[:8], None, g1)
+    t = torch.rand(8, generator=g2)
+    mask = (torch.rand(8, generator=g2) >= config.p_uncond).float()
+    expected = flow.flow_loss(state.model, pairs[:8, 1:], pairs[:8, :1], t, labels[:8], mask)
+    torch.testing.assert_close(loss, expected)

@@ -14,7 +14,7 @@ import dataclasses
 import torch
 
 from helpers.data import mnist_tensors
-from helpers.training import RECIPES, TrainingInterrupted, run_dir, train
+from helpers.training import RECIPES, TrainingInterrupted, reflow_data, run_dir, train
 
 
 def main() -> None:
@@ -35,7 +35,10 @@ def main() -> None:
         config = dataclasses.replace(config, epochs=args.epochs)
     out = args.out or run_dir(args.recipe, config.epochs)
     print(f"recipe {args.recipe}: {config}, checkpoints in {out}")
-    images, labels = mnist_tensors(train=True)
+    if config.reflow_from:  # pairs of noise and the model's samples, made on the first run
+        images, labels = reflow_data(config, out)
+    else:
+        images, labels = mnist_tensors(train=True)
     try:
         train(config, images, labels, out, args.device, save_every=args.save_every)
     except TrainingInterrupted as stop:
