@@ -175,3 +175,15 @@ def test_shipped_checkpoints_keep_the_budget_and_each_has_a_measured_manifest():
         manifest = json.loads(path.with_suffix(".json").read_text())
         assert manifest["dtype"] == "float16" and manifest["command"].startswith("python ")
         assert manifest["metrics"], f"{path.name}: no measured metrics"
+
+
+def test_the_judge_reads_each_model_with_both_classifiers_beside_real_digits(tmp_path, capsys):
+    from tools.checkpoints import judge
+
+    judge(["flow_time_epoch10"], 10, tmp_path)
+    result = json.loads((tmp_path / "judges.json").read_text())
+    assert list(result) == ["test digits", "flow_time_epoch10"]
+    for main, check in result.values():
+        assert main["n"] == check["n"] == 10 and main["frechet"] != check["frechet"]
+        assert main["ink_real"] == check["ink_real"] and len(main["class_share"]) == 10
+    assert "flow_time_epoch10" in capsys.readouterr().out
