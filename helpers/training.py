@@ -95,13 +95,13 @@ RECIPES = {
     # the run can settle as the decayed one does, at the price of a slower start; a moving
     # average of the weights does what the decay's last epochs do, averaging out the steps'
     # noise (the run keeps both: load_run gives the average, load_run(..., raw=True) the last)
+    "flow_class_constant_lr": TrainConfig(
+        "flow_class", batch_size=64, lr=1e-3, epochs=10, lr_decay=False, ema=0.999
+    ),
     # rectified flow, reflowed once: 10,000 pairs from the course model, 10 epochs at 1e-3
     # decayed to 1e-4 from its weights
     "flow_class_reflow": TrainConfig(
         "flow_class", batch_size=64, lr=1e-3, epochs=10, reflow_from="flow_class_epoch10"
-    ),
-    "flow_class_constant_lr": TrainConfig(
-        "flow_class", batch_size=64, lr=1e-3, epochs=10, lr_decay=False, ema=0.999
     ),
     # the denoiser trained on pure noise: the single-step recipe at D = 64 and a tenfold rate
     # for 2 epochs instead of 5 (it only has to learn one image, the mean; 4 MB instead of 16 MB)

@@ -7,7 +7,7 @@
     python tools/checkpoints.py measure class_ddpm_epoch05 --samples 1000
                                                     # measure a shipped diffusion model again
     python tools/checkpoints.py judge --samples 500  # both classifiers, ink and class shares
-                                                    # on the final models (about 25 minutes)
+                                                    # on the final models (about 45 minutes)
     python tools/checkpoints.py export flow_class --epochs 1 5 10
                                                     # flow matching: Euler with the course's
                                                     # steps (50 time, 300 class)
