@@ -124,7 +124,7 @@ def main() -> None:
     notebooks = args.notebooks or sorted((REPO / "notebooks").glob("*.ipynb"))
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    total, failed = time.perf_counter(), []
+    total, failed, cpu = time.perf_counter(), [], os.times()
     threads = 1 if args.jobs > 1 else None
     print(f"{len(notebooks)} notebooks ({args.profile}), {args.jobs} at a time", flush=True)
     with ThreadPoolExecutor(args.jobs) as pool:
@@ -142,6 +142,11 @@ def main() -> None:
     gallery(out, notebooks)
     ran = len(notebooks) - len(failed)
     print(f"{ran} of {len(notebooks)} notebooks ran in {time.perf_counter() - total:.0f} s")
+    # the kernels' own CPU time does not grow when other work shares the machine, as wall time
+    # does: on an idle machine the run takes at least this divided by the cores
+    done = os.times()
+    kernels = done.children_user + done.children_system - cpu.children_user - cpu.children_system
+    print(f"kernels' CPU time: {kernels:.0f} s ({kernels / os.cpu_count():.0f} s per core)")
     print(f"gallery: {out / 'index.html'}")
     if failed:
         sys.exit(f"failed: {', '.join(failed)}")
