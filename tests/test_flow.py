@@ -258,3 +258,12 @@ def test_a_reflow_run_starts_from_its_checkpoint_and_trains_on_the_paired_noise(
     mask = (torch.rand(8, generator=g2) >= config.p_uncond).float()
     expected = flow.flow_loss(state.model, pairs[:8, 1:], pairs[:8, :1], t, labels[:8], mask)
     torch.testing.assert_close(loss, expected)
+    training.train(config, pairs, labels, tmp_path / "run", "cpu", False)
+    from tools.checkpoints import export_run
+
+    export_run("flow_class_reflow", tmp_path / "run", [1], n=10, out=tmp_path)
+    path = tmp_path / "flow_class_reflow_epoch01.safetensors"
+    metrics = checkpoints.load_checkpoint(path).manifest["metrics"]
+    after, before = metrics["few_steps"], metrics["few_steps_before_reflow"]
+    assert sorted(after) == sorted(before) == ["1", "2", "5"] and after["1"]["n"] == 10
+    assert after["1"]["frechet"] != before["1"]["frechet"]

@@ -109,7 +109,8 @@ def sample_for_metrics(model, config: TrainConfig, labels, gamma: float, seed: i
 def measure_flow(model, config: TrainConfig, n: int) -> dict:
     """The manifest's metrics for a flow-matching model, from n samples of the course's Euler
     sampler (50 steps time-conditioned, 300 class-conditioned): for a class model, accuracy and
-    Frechet distance at gamma = 1 and 5, each with its real-vs-real baseline."""
+    Frechet distance at gamma = 1 and 5, each with its real-vs-real baseline; for a reflowed
+    one also at gamma 1 with 1, 2 and 5 Euler steps, and the same for the model it came from."""
     classifier = load_checkpoint("digit_classifier")
     labels = balanced_labels(n)
     num_ts = flow.FLOW_STEPS[config.model]
@@ -120,6 +121,17 @@ def measure_flow(model, config: TrainConfig, n: int) -> dict:
     for gamma in (1.0, 5.0):
         samples = sample_for_metrics(model, config, labels, gamma)
         result[f"gamma_{gamma:g}"] = report(samples, labels, classifier)
+    if config.reflow_from:  # what reflow is for: few steps, here and in the model it came from
+        teacher = load_checkpoint(config.reflow_from)
+        for name, m in (("few_steps", model), ("few_steps_before_reflow", teacher)):
+            result[name] = {
+                str(steps): report(
+                    flow.flow_digits(m, config.model, labels, steps, 1.0, progress=False),
+                    labels,
+                    classifier,
+                )
+                for steps in (1, 2, 5)
+            }
     return result
 
 
