@@ -495,10 +495,37 @@ def load_run(
     meta = json.loads(_path(out_dir, epoch, "json").read_text())
     model = build_model(TrainConfig(**meta["config"]))
     tensors = load_file(_path(out_dir, epoch, "safetensors"))
-    averaged = TrainConfig(**meta["config"]).ema and not raw
+    config = TrainConfig(**meta["config"])
+    averaged = config.ema and not raw
     prefix = "ema." if averaged else "model."
     model.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
+    if averaged:
+        recompute_batch_norm(model, config)
     return model.to(device).eval(), meta
+
+
+@torch.no_grad()
+def recompute_batch_norm(model: nn.Module, config: TrainConfig, batches: int = 100) -> None:
+    """Set the BatchNorm statistics of averaged weights from `batches` training batches, noised
+    as the recipe trains (seed 0). The running statistics a run keeps belong to its last
+    weights; with the averaged ones they make faint, wrong samples (measured on
+    flow_class_constant_lr, 200 samples, 50 Euler steps: Frechet 81.5 with them, 57.8 after
+    this, 60.9 for the last weights; real vs real 53.2)."""
+    images, labels = mnist_tensors(train=True, verbose=False)
+    images = images * 2 - 1 if config.signed else images
+    abar = alphas_cumprod(config.betas())
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a plain average over the batches
+    model.train()
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(batches):
+        idx = torch.randint(0, len(images), (config.batch_size,), generator=generator)
+        loss_on_batch(model, config, images[idx], labels[idx], abar, generator)
+    for norm in norms:
+        norm.momentum = 0.1  # PyTorch's default, as built
+    model.eval()
 
 
 def model_kwargs(config: TrainConfig) -> dict:

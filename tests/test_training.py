@@ -266,3 +266,17 @@ def test_a_moving_average_of_the_weights_is_kept_saved_resumed_and_loaded(tmp_pa
     raw, _ = training.load_run(tmp_path, 1, raw=True)
     for name, weight in raw.named_parameters():  # raw=True gives the last weights
         torch.testing.assert_close(weight, trained[name])
+
+
+def test_averaged_weights_get_batch_norm_statistics_of_their_own():
+    config = training.TrainConfig("time", num_hiddens=4, batch_size=64, T=10)
+    model = training.build_model(config)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for norm in norms:  # statistics that belong to other weights
+        norm.running_mean.fill_(100.0)
+        norm.running_var.fill_(1e-4)
+    training.recompute_batch_norm(model, config, batches=10)
+    assert not model.training and all(norm.momentum == 0.1 for norm in norms)
+    for norm in norms:  # the statistics of noised training batches through these weights
+        assert norm.running_mean.abs().max() < 10 and (norm.running_var != 1e-4).all()
+        assert norm.num_batches_tracked == 10
