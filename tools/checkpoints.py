@@ -106,6 +106,14 @@ def sample_for_metrics(model, config: TrainConfig, labels, gamma: float, seed: i
     return x0
 
 
+def unguided_samples(model, config: TrainConfig, n: int):
+    """n samples at gamma 1 with sample_for_metrics, and the labels they were asked for (None for
+    a time-conditioned model, which draws any digit)."""
+    labels = balanced_labels(n)  # for an unconditioned model only their count matters
+    samples = sample_for_metrics(model, config, labels, 1.0)
+    return samples, None if config.model in ("time", "flow_time") else labels
+
+
 def measure_flow(model, config: TrainConfig, n: int) -> dict:
     """The manifest's metrics for a flow-matching model, from n samples of the course's Euler
     sampler (50 steps time-conditioned, 300 class-conditioned): for a class model, accuracy and
@@ -230,9 +238,7 @@ def judge(names: list[str], n: int, out: Path) -> None:
     for name in names:
         model = load_checkpoint(name)
         config = TrainConfig(**model.manifest["recipe"])
-        labels = None if config.model in ("time", "flow_time") else balanced_labels(n)
-        drawn = balanced_labels(n) if labels is None else labels  # unused by unguided models
-        rows[name] = (sample_for_metrics(model, config, drawn, 1.0), labels)
+        rows[name] = unguided_samples(model, config, n)
         print(f"{name} sampled", flush=True)
     result = {}
     print(f"n = {n}, gamma 1; FD: Frechet distance vs real vs real's median (range over pairs)")
@@ -268,9 +274,7 @@ def export_run(recipe: str, run: Path, epochs: list[int], n: int, out: Path = CH
             metrics = measure(model, config, n)
         if config.ema:  # what the average brings: the last weights, unguided or at gamma 1
             last, _ = load_run(run, epoch, raw=True)
-            labels = None if config.model in ("time", "flow_time") else balanced_labels(n)
-            drawn = balanced_labels(n) if labels is None else labels
-            samples = sample_for_metrics(last, config, drawn, 1.0)
+            samples, labels = unguided_samples(last, config, n)
             metrics["last_weights"] = report(samples, labels, load_checkpoint("digit_classifier"))
         shown = {k: v for k, v in metrics.items() if k not in ("epochs", "panel")}  # not images
         print(f"epoch {epoch}: {json.dumps(shown)}")
