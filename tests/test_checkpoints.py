@@ -130,17 +130,21 @@ def test_an_averaged_run_exports_the_average_and_measures_its_last_weights_too(t
     from helpers import training
     from tools.checkpoints import export_run
 
-    config = training.TrainConfig("time", num_hiddens=4, batch_size=32, epochs=1, T=10, ema=0.9)
+    config = training.TrainConfig("class", num_hiddens=4, batch_size=32, epochs=1, T=20, ema=0.9)
     images, labels = mnist_tensors(train=True, verbose=False)
     training.train(config, images[:96], labels[:96], tmp_path / "run", "cpu", False)
-    export_run("time", tmp_path / "run", [1], n=10, out=tmp_path)
-    model = checkpoints.load_checkpoint(tmp_path / "time_ddpm_epoch01.safetensors")
+    export_run("class", tmp_path / "run", [1], n=10, out=tmp_path)
+    model = checkpoints.load_checkpoint(tmp_path / "class_ddpm_epoch01.safetensors")
     average, _ = training.load_run(tmp_path / "run", 1)
     for name, weight in average.state_dict().items():
         torch.testing.assert_close(model.state_dict()[name], weight, atol=1e-2, rtol=1e-2)
     metrics = model.manifest["metrics"]
-    assert metrics["unguided"]["n"] == metrics["last_weights"]["n"] == 10
-    assert metrics["unguided"]["frechet"] != metrics["last_weights"]["frechet"]
+    assert metrics["gamma_1"]["n"] == metrics["last_weights"]["n"] == 10
+    assert metrics["gamma_1"]["frechet"] != metrics["last_weights"]["frechet"]
+    # DDIM-20 against DDPM-20, for the average and for the last weights
+    ddim, ddpm, last = metrics["ddim_20"], metrics["ddpm_20"], metrics["last_weights_ddim_20"]
+    assert ddim["frechet"] != ddpm["frechet"] and ddim["frechet"] != last["frechet"]
+    assert all(r["seconds_per_64"] > 0 for r in (ddim, ddpm, last))
 
 
 def test_measuring_again_rewrites_only_the_metrics(tmp_path):

@@ -42,6 +42,7 @@ from helpers.evaluation import (
     denoiser_mse,
     noisy_test_digits,
     report,
+    sampler_quality,
     shuffled_test_digits,
 )
 from helpers.training import TrainConfig, load_run, model_kwargs
@@ -175,10 +176,14 @@ def measure(model, config: TrainConfig, n: int) -> dict:
         samples = sample_for_metrics(model, config, labels, 1.0)
         return {"sampler": sampler, "unguided": report(samples, None, classifier)}
     guided = 7.0 if config.signed else 5.0
-    return {"sampler": sampler} | {
+    result = {"sampler": sampler} | {
         f"gamma_{g:g}": report(sample_for_metrics(model, config, labels, g), labels, classifier)
         for g in (1.0, guided)
     }
+    if not config.signed:  # what T1 asks of a schedule: DDIM-20 against DDPM at gamma 1
+        for name, eta in (("ddpm_20", 1.0), ("ddim_20", 0.0)):
+            result[name] = sampler_quality(model, config, 20, eta, n, classifier)
+    return result
 
 
 def measure_denoiser(run: Path, epoch: int, config: TrainConfig, n: int) -> dict:
@@ -275,7 +280,12 @@ def export_run(recipe: str, run: Path, epochs: list[int], n: int, out: Path = CH
         if config.ema:  # what the average brings: the last weights, unguided or at gamma 1
             last, _ = load_run(run, epoch, raw=True)
             samples, labels = unguided_samples(last, config, n)
-            metrics["last_weights"] = report(samples, labels, load_checkpoint("digit_classifier"))
+            classifier = load_checkpoint("digit_classifier")
+            metrics["last_weights"] = report(samples, labels, classifier)
+            if config.model == "class":  # a deterministic sampler exposes the weights' noise
+                metrics["last_weights_ddim_20"] = sampler_quality(
+                    last, config, 20, 0.0, n, classifier
+                )
         shown = {k: v for k, v in metrics.items() if k not in ("epochs", "panel")}  # not images
         print(f"epoch {epoch}: {json.dumps(shown)}")
         history = meta["loss_history"]
