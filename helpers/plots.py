@@ -114,6 +114,20 @@ def real_band(ax, result: dict, axis: str = "y") -> None:
     line(result["frechet_real_median"], ls="--", c="gray", label="real vs real")
 
 
+def frechet_and_ink(rows: dict[str, dict], height: float = 3.4):
+    """Two bar charts of `evaluation.report` results, the first row on top: Frechet distance with
+    the real-vs-real band, and ink (mean pixel) with the real digits' ink dashed."""
+    fig, (ax_fd, ax_ink) = plt.subplots(1, 2, figsize=(10, height), layout="tight")
+    names, first = list(rows)[::-1], next(iter(rows.values()))
+    ax_fd.barh(names, [rows[k]["frechet"] for k in names])
+    real_band(ax_fd, first, "x")
+    ax_fd.set(xlabel="Frechet distance (gray: real vs real)")
+    ax_ink.barh(names, [rows[k]["ink"] for k in names])
+    ax_ink.axvline(first["ink_real"], ls="--", c="gray")
+    ax_ink.set(xlabel="ink: mean pixel (dashed: real test digits)", yticks=[])
+    return fig
+
+
 def annotated_heatmap(
     ax, values: np.ndarray, xlabels: list[str], ylabels: list[str], title: str
 ) -> None:
