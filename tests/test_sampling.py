@@ -5,7 +5,7 @@ Timestep spacings are checked against diffusers' DDIMScheduler, an independent i
 
 import pytest
 import torch
-from diffusers import DDIMScheduler
+from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
 
 import helpers
 from helpers import sampling, training
@@ -104,6 +104,39 @@ def test_removing_the_noise_is_deterministic_and_differs_from_ddim():
     torch.testing.assert_close(runs[0], runs[1])
     ddim, _ = sampling.sample(eps_model, x_T, timesteps, LINEAR, eta=0.0, progress=False)
     assert runs[0].sub(ddim).abs().max() > 1e-3
+
+
+def _gaussian_model(variance: float):
+    """The exact noise predictor when the data are N(0, variance): with that data the probability
+    flow ODE is linear, x_t' = x_t * std_t' / std_t with std_t^2 = abar_t variance + 1 - abar_t."""
+    return lambda x_t, t: (1 - LINEAR[t]).sqrt() * x_t / (LINEAR[t] * variance + 1 - LINEAR[t])
+
+
+def test_dpm_solver_matches_diffusers_and_is_more_accurate_than_ddim():
+    eps_model = _gaussian_model(0.25)
+    x_T = torch.randn(256, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    scheduler = DPMSolverMultistepScheduler(
+        num_train_timesteps=300,
+        trained_betas=helpers.linear_betas(300).numpy(),
+        timestep_spacing="trailing",
+        final_sigmas_type="zero",
+    )
+    scheduler.set_timesteps(10)
+    timesteps = scheduler.timesteps.tolist()
+    assert timesteps == sampling.ddim_timesteps(300, 10)
+    x = x_T
+    for t in timesteps:
+        x = scheduler.step(eps_model(x, t), t, x).prev_sample
+    ours = sampling.sample_dpm_solver(eps_model, x_T, timesteps, LINEAR, progress=False)
+    torch.testing.assert_close(ours, x, atol=1e-4, rtol=1e-4)
+
+    def std(t):
+        return (LINEAR[t] * 0.25 + 1 - LINEAR[t]).sqrt()
+
+    x_last = x_T * std(timesteps[-1]) / std(timesteps[0])  # the ODE's exact solution
+    exact = helpers.estimate_x0(x_last, eps_model(x_last, timesteps[-1]), timesteps[-1], LINEAR)
+    ddim, _ = sampling.sample(eps_model, x_T, timesteps, LINEAR, eta=0.0, progress=False)
+    assert ours.sub(exact).abs().max() < ddim.sub(exact).abs().max() / 4
 
 
 @pytest.mark.parametrize("model", ["time", "class"])

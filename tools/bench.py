@@ -7,8 +7,9 @@ plain fp32 course recipe, same model (time-conditioned UNet, D = 64) and batch (
 Sampling: 64 class-conditioned samples with CFG, conditional and unconditional estimates in one
 batched pass against two separate passes. Achieved GFLOP/s against this machine's measured
 matrix-multiply peak. Then every sampler on the shipped class-conditioned models (DDPM, DDIM,
-flow matching's Euler) at 1 to 300 network evaluations: Frechet distance with its real-vs-real
-spread, accuracy and wall time per 64 samples, as a ratio to DDPM-300 (about 15 minutes).
+DPM-Solver++, flow matching's Euler) at 1 to 300 network evaluations: Frechet distance with its
+real-vs-real spread, accuracy and wall time per 64 samples, as a ratio to DDPM-300 (about 70
+minutes on one core at the default 1,000 samples per sampler).
 """
 
 import argparse
@@ -122,39 +123,59 @@ def real_vs_real_curve() -> list[tuple[str, str, str]]:
 
 EVALUATIONS = (1, 2, 5, 10, 20, 50, 300)  # network evaluations per sample
 ZERO_SNR = "class_zero_snr_ddpm_epoch20"  # the course's class recipe, fixed for DDIM (T1)
+NO_SCHEDULER = "flow_class_constant_lr_epoch10"  # the flow recipe at a constant rate (B4)
+DPM = "DPM-Solver++"  # second-order and deterministic (helpers.sampling.sample_dpm_solver)
 
 
 def samplers(n: int, out: Path) -> list[tuple[str, str, str]]:
     """Every sampler of the kit on MNIST, in one run at gamma 1: DDPM (eta 1) and flow matching
-    (Euler) at each count of EVALUATIONS, DDIM (eta 0) at 20 and 50, on the shipped
-    class-conditioned models, and DDPM-300, DDPM-20 and DDIM-20 on the zero-terminal-SNR model
-    when it ships. Frechet distance and accuracy of n samples each, beside real vs real at n;
-    wall time per 64 samples from the same runs. Writes samplers_table.json and samplers.png
-    (with its caption, samplers.json)."""
-    from helpers.checkpoints import available, latest_course_model, load_checkpoint
+    (Euler, on the course's run and on the constant-rate run) at each count of EVALUATIONS, DDIM
+    (eta 0) at 20 and 50 and DPM-Solver++(2M) at 10 and 20, on the shipped class-conditioned
+    models; DDPM-300, DDPM-20, DDIM-20 and DPM-Solver++ at 10 and 20 on the zero-terminal-SNR
+    model. Frechet distance and accuracy of n samples each, beside real vs real at n; wall time
+    per 64 samples from the same runs. Writes samplers_table.json and samplers.png (with its
+    caption, samplers.json)."""
+    from helpers.checkpoints import latest_course_model, load_checkpoint
     from helpers.evaluation import flow_quality, real_text, sampler_quality
     from helpers.training import TrainConfig
 
     model, config, epoch = latest_course_model("class")
-    flow_model = load_checkpoint("flow_class_epoch10")
+    flow_models = {"flow": "flow_class_epoch10", "flow, constant rate": NO_SCHEDULER}
+    flow_models = {family: load_checkpoint(name) for family, name in flow_models.items()}
     classifier = load_checkpoint("digit_classifier")
     rows = {}
     for steps in EVALUATIONS:
         rows[f"DDPM-{steps}"] = sampler_quality(model, config, steps, 1.0, n, classifier)
-        rows[f"flow-{steps}"] = flow_quality(flow_model, steps, n, classifier)
+        for family, flow_model in flow_models.items():
+            rows[f"{family}-{steps}"] = flow_quality(flow_model, steps, n, classifier)
         if steps in (20, 50):
             rows[f"DDIM-{steps}"] = sampler_quality(model, config, steps, 0.0, n, classifier)
-        print(f"{steps} evaluations measured", flush=True)
-    if ZERO_SNR in available():
-        zero_snr = load_checkpoint(ZERO_SNR)
-        zero_config = TrainConfig(**zero_snr.manifest["recipe"])
-        for steps, eta in ((zero_config.T, 1.0), (20, 1.0), (20, 0.0)):
-            rows[f"zero-SNR {'DDIM' if eta == 0 else 'DDPM'}-{steps}"] = sampler_quality(
-                zero_snr, zero_config, steps, eta, n, classifier
+        if steps in (10, 20):
+            rows[f"{DPM}-{steps}"] = sampler_quality(
+                model, config, steps, 0.0, n, classifier, second_order=True
             )
+        print(f"{steps} evaluations measured", flush=True)
+    zero_snr = load_checkpoint(ZERO_SNR)
+    zero_config = TrainConfig(**zero_snr.manifest["recipe"])
+    for sampler, steps in (
+        ("DDPM", zero_config.T),
+        ("DDPM", 20),
+        ("DDIM", 20),
+        (DPM, 10),
+        (DPM, 20),
+    ):
+        rows[f"zero-SNR {sampler}-{steps}"] = sampler_quality(
+            zero_snr,
+            zero_config,
+            steps,
+            1.0 if sampler == "DDPM" else 0.0,
+            n,
+            classifier,
+            second_order=sampler == DPM,
+        )
     out.mkdir(parents=True, exist_ok=True)
     (out / "samplers_table.json").write_text(json.dumps(rows, indent=1) + "\n")
-    plot_samplers(rows, out / "samplers.png", f"class_ddpm_epoch{epoch:02d}, flow_class_epoch10")
+    plot_samplers(rows, out / "samplers.png", f"class_ddpm_epoch{epoch:02d} and flow models")
     print(f"samplers: gamma 1, trailing timesteps, {real_text(rows['DDPM-1'])}; {out}")
     base = rows[f"DDPM-{config.T}"]
     return [
@@ -172,20 +193,21 @@ def plot_samplers(rows: dict, path: Path, models: str) -> None:
 
     from helpers import plots
 
+    families = {}  # "DDPM" -> [(steps, row), ...], in the order measured
+    for key, r in rows.items():
+        family, steps = key.rsplit("-", 1)
+        families.setdefault(family, []).append((int(steps), r))
+    styles = {"DDPM": "o-", "flow": "o-", "flow, constant rate": "o--", "DDIM": "s", DPM: "D"}
+    colors = {"DDPM": "C0", "flow": "C1", "flow, constant rate": "C2", "DDIM": "C4", DPM: "C5"}
     fig, (ax_fd, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.4), layout="tight")
-    for family, label in (("DDPM", "DDPM (eta 1)"), ("flow", "flow matching, Euler")):
-        points = [(int(k.split("-")[1]), r) for k, r in rows.items() if k.startswith(family)]
+    for family, points in families.items():
+        sampler = family.removeprefix("zero-SNR ")
+        style, color = styles[sampler], colors[sampler]
+        if sampler != family:  # the zero-SNR model: points only, in red
+            style, color = style.rstrip("-"), "C3"
         steps = [s for s, _ in points]
-        ax_fd.plot(steps, [r["frechet"] for _, r in points], "o-", label=label)
-        ax_acc.plot(steps, [100 * r["accuracy"] for _, r in points], "o-", label=label)
-    ddim = [(int(k.split("-")[1]), r) for k, r in rows.items() if k.startswith("DDIM")]
-    ax_fd.plot([s for s, _ in ddim], [r["frechet"] for _, r in ddim], "s", label="DDIM (eta 0)")
-    ax_acc.plot([s for s, _ in ddim], [100 * r["accuracy"] for _, r in ddim], "s", label="DDIM")
-    for key, r in rows.items():  # the zero-terminal-SNR model, when it ships
-        if key.startswith("zero-SNR"):
-            marker, steps = "^" if "DDPM" in key else "v", int(key.split("-")[-1])
-            ax_fd.plot(steps, r["frechet"], marker, c="C3", label=key)
-            ax_acc.plot(steps, 100 * r["accuracy"], marker, c="C3")
+        ax_fd.plot(steps, [r["frechet"] for _, r in points], style, c=color, label=family)
+        ax_acc.plot(steps, [100 * r["accuracy"] for _, r in points], style, c=color)
     plots.real_band(ax_fd, next(iter(rows.values())))
     for ax, ylabel in ((ax_fd, "Frechet distance"), (ax_acc, "classified as requested (%)")):
         ax.set(xscale="log", yscale="log" if ax is ax_fd else "linear", ylabel=ylabel)
@@ -197,9 +219,9 @@ def plot_samplers(rows: dict, path: Path, models: str) -> None:
         path,
         caption="Frechet distance (left; gray: real vs real, median and range over disjoint "
         "pairs of test digits) and class accuracy (right) against network evaluations per "
-        "sample, for DDPM and DDIM on the class-conditioned DDPM UNet, Euler on the "
-        "class-conditioned flow UNet and, in red, DDPM and DDIM on the zero-terminal-SNR UNet "
-        "(make bench).",
+        "sample: DDPM (eta 1), DDIM (eta 0) and DPM-Solver++(2M) on the class-conditioned DDPM "
+        "UNet; Euler on the course's class-conditioned flow UNet and on its constant-rate run; "
+        "in red, the same samplers on the zero-terminal-SNR UNet (make bench).",
     )
 
 
