@@ -106,7 +106,9 @@ def test_the_bench_measures_every_sampler_in_one_run_with_the_real_band(tmp_path
     monkeypatch.setattr(bench, "EVALUATIONS", (1, 20, 300))
     rows = bench.samplers(10, tmp_path)
     written = json.loads((tmp_path / "samplers_table.json").read_text())
-    assert {"DDPM-1", "DDPM-20", "flow-1", "flow-20", "DDIM-20"} <= set(written)
+    expected = {"DDPM-1", "DDPM-20", "flow-1", "flow, constant rate-20", "DDIM-20"}
+    expected |= {"DPM-Solver++-20", "zero-SNR DDPM-300", "zero-SNR DPM-Solver++-10"}
+    assert expected <= set(written)
     assert all(r["n"] == 10 and r["real_pairs"] == 5 for r in written.values())
     assert (tmp_path / "samplers.png").stat().st_size > 10_000
     assert len(rows) == len(written) and all("x DDPM-300's" in r[2] for r in rows)
