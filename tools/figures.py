@@ -33,6 +33,8 @@ REPO = Path(__file__).resolve().parent.parent
 ANSI = r"\x1b\[[0-9;]*m"  # colour codes in tracebacks
 FACTS = ("notebook", "section", "equation", "backend", "seed", "checkpoint")
 TITLE = "Diffusion course kit: every figure"
+# the longest notebooks (default profile) start first, so that the workers finish together
+LONGEST_FIRST = ("T1_ddim_and_eta", "B4_flow_matching", "B3_class_conditioned_ddpm")
 STYLE = (
     "body{font:14px sans-serif;margin:2em;max-width:1100px}"
     "figure{border-top:1px solid #ccc;margin:0;padding:1em 0}"
@@ -121,7 +123,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "figures")
     parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="notebooks at once")
     args = parser.parse_args()
-    notebooks = args.notebooks or sorted((REPO / "notebooks").glob("*.ipynb"))
+    notebooks = args.notebooks or sorted(
+        (REPO / "notebooks").glob("*.ipynb"),
+        key=lambda p: (LONGEST_FIRST + (p.stem,)).index(p.stem),
+    )
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     total, failed, cpu = time.perf_counter(), [], os.times()
