@@ -276,7 +276,9 @@ save(
 # 21.1, inside the real range, with 95.6% read as requested and real brightness (mean pixel 0.129
 # against 0.132); its last weights read 26.5 and 94.2%, and the course's decayed run 31.6 and 92.8%.
 # So yes: a constant rate, with an average of the weights to do the smoothing, beats the scheduler
-# here.
+# here. At 1,000 samples (real vs real 13.4, range 10.1-16.2) the averaged model reads 16.1 with
+# 5 Euler steps and 12.8 with 10, where the course's DDPM model needs 300 steps for 15.7
+# (README, the sampler tables).
 
 # %% [markdown]
 # ## Bells and whistles: rectified flow
