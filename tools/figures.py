@@ -125,7 +125,7 @@ def main() -> None:
     args = parser.parse_args()
     notebooks = args.notebooks or sorted(
         (REPO / "notebooks").glob("*.ipynb"),
-        key=lambda p: (LONGEST_FIRST + (p.stem,)).index(p.stem),
+        key=lambda p: ((LONGEST_FIRST + (p.stem,)).index(p.stem), p.name),
     )
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
