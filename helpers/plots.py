@@ -106,12 +106,14 @@ def plot_lines(
         ax.legend(fontsize=7)
 
 
-def real_band(ax, result: dict, axis: str = "y") -> None:
+def real_band(
+    ax, result: dict, axis: str = "y", color: str = "gray", label: str = "real vs real"
+) -> None:
     """Shade a Frechet-distance axis ("y", or "x" for horizontal bars) with a `report`'s
     real-vs-real range, its median dashed."""
     span, line = (ax.axhspan, ax.axhline) if axis == "y" else (ax.axvspan, ax.axvline)
-    span(result["frechet_real_low"], result["frechet_real_high"], color="gray", alpha=0.25)
-    line(result["frechet_real_median"], ls="--", c="gray", label="real vs real")
+    span(result["frechet_real_low"], result["frechet_real_high"], color=color, alpha=0.25)
+    line(result["frechet_real_median"], ls="--", c=color, label=label)
 
 
 def frechet_and_ink(rows: dict[str, dict], height: float = 3.4):

@@ -104,11 +104,16 @@ def test_the_bench_measures_every_sampler_in_one_run_with_the_real_band(tmp_path
     from tools import bench
 
     monkeypatch.setattr(bench, "EVALUATIONS", (1, 20, 300))
-    rows = bench.samplers(10, tmp_path)
+    rows = bench.samplers(10, 20, tmp_path)
     written = json.loads((tmp_path / "samplers_table.json").read_text())
     expected = {"DDPM-1", "DDPM-20", "flow-1", "flow, constant rate-20", "DDIM-20"}
     expected |= {"DPM-Solver++-20", "zero-SNR DDPM-300", "zero-SNR DPM-Solver++-10"}
     assert expected <= set(written)
-    assert all(r["n"] == 10 and r["real_pairs"] == 5 for r in written.values())
+    n = {key: 20 if key.startswith("zero-SNR") else 10 for key in written}
+    assert all(r["n"] == n[key] and r["real_pairs"] == 5 for key, r in written.items())
     assert (tmp_path / "samplers.png").stat().st_size > 10_000
-    assert len(rows) == len(written) and all("x DDPM-300's" in r[2] for r in rows)
+    assert len(rows) == len(written) and all("x its DDPM-300's" in r[2] for r in rows)
+    # each model's rows are read against its own DDPM-300
+    zero_ddim = {name: ratio for name, _, ratio in rows}["sampling, zero-SNR DDIM-20"]
+    ratio = written["zero-SNR DDIM-20"]["frechet"] / written["zero-SNR DDPM-300"]["frechet"]
+    assert zero_ddim.startswith(f"FD {ratio:.2f}x")
