@@ -446,8 +446,8 @@ save(
 # same labels) give DDIM-20 11.6, 11.2, 10.4 and 12.3, and DDPM-20 10.9, 10.3, 10.8 and 11.8, a
 # spread as large as the gap. At 2,500 samples the metric resolves it (real vs real 3.8, range
 # 3.6-4.0 over two disjoint pairs, 10% of its median): DDPM-20 reads 5.1 (98.0% in class) and
-# DDIM-20 6.3 (96.7%), 1.22x. The deterministic penalty is smaller than the course model's 3.2x, but it is
-# there.
+# DDIM-20 6.3 (96.7%), 1.22x. The deterministic penalty is smaller than the course model's
+# 3.2x, but it is there.
 #
 # **It is the model's error, which fresh noise corrects and a deterministic path carries to the
 # end** (Karras et al. 2022). DDIM against DDPM at 2,500 samples and 20 steps, on the run's saved
