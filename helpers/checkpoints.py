@@ -32,6 +32,7 @@ NAMES = {  # recipe -> checkpoint name prefix
     "time": "time_ddpm",
     "class": "class_ddpm",
     "class_zero_snr": "class_zero_snr_ddpm",
+    "class_zero_snr_long": "class_zero_snr_ddpm_long",
     "offline": "offline_digits",
     "flow_time": "flow_time",
     "flow_class": "flow_class",

@@ -280,3 +280,19 @@ def test_averaged_weights_get_batch_norm_statistics_of_their_own():
     for norm in norms:  # the statistics of noised training batches through these weights
         assert norm.running_mean.abs().max() < 10 and (norm.running_var != 1e-4).all()
         assert norm.num_batches_tracked == 10
+
+
+def test_a_run_can_start_from_a_shipped_checkpoint_and_its_average_too():
+    from helpers.checkpoints import load_checkpoint
+
+    config = training.RECIPES["class_zero_snr_long"]
+    state = training.new_state(config, torch.device("cpu"))
+    shipped = load_checkpoint(config.init_from).state_dict()
+    for start in (state.model, state.ema):
+        loaded = start.state_dict()
+        assert loaded.keys() == shipped.keys()
+        for name, tensor in shipped.items():
+            torch.testing.assert_close(loaded[name], tensor.to(loaded[name].dtype))
+    fresh = training.new_state(training.RECIPES["class_zero_snr"], torch.device("cpu"))
+    name, weight = next(iter(fresh.model.named_parameters()))  # a fresh run starts elsewhere
+    assert not torch.equal(weight, state.model.state_dict()[name])
