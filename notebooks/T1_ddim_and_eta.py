@@ -523,10 +523,10 @@ save(
     caption=f"DDIM switched to DDPM part-way: {N_PATH} samples a row of the zero-terminal-SNR "
     f"model at gamma = 1, 20 trailing steps; {real_text(path['DDPM-20'])}. DDIM-20 reads "
     f"{path['DDIM-20']['frechet']:.1f} and DDPM-20 {path['DDPM-20']['frechet']:.1f}; "
-    f"deterministic for 15 steps and DDPM for the last 5: "
+    f"deterministic for 15 steps and DDPM for the last 4: "
     f"{path['DDIM for 15 steps, then DDPM']['frechet']:.1f}.",
     section="7. Where along the path the deterministic sampler loses",
-    equation="eta = 0 for the first k of 20 steps, 1 after",
+    equation="eta = 0 for the first k of the 19 steps, 1 after",
     samples=N_PATH,
 )
 
