@@ -341,6 +341,11 @@ save(
 # %%
 fixed = load_checkpoint("class_zero_snr_ddpm_epoch20")
 fixed_config = TrainConfig(**fixed.manifest["recipe"])
+both_models = {  # the facts of sections 5 and 6's figures, which show both models
+    "backend": f"MNIST 28x28, class-conditioned UNets: the course model (epoch {epoch}) and "
+    "class_zero_snr_ddpm_epoch20, gamma = 1",
+    "checkpoint": f"{model.manifest['sha256'][:12]}, {fixed.manifest['sha256'][:12]}",
+}
 fix = {
     "course model, DDPM-300": full_ddpm,
     "course model, DDIM-20": table[20, 0.0],
@@ -366,6 +371,7 @@ save(
     f"{gap['course model']:.2f}x the course model's DDPM-300 distance and {gap['zero SNR']:.2f}x "
     "on the model trained with a zero-terminal-SNR schedule, v-prediction and averaged weights.",
     section="5. The fix: a schedule that ends at pure noise",
+    **both_models,
     equation="v = sqrt(abar_t) eps - sqrt(1 - abar_t) x0, abar_{T-1} = 1e-6",
     samples=N,
 )
@@ -429,6 +435,7 @@ save(
     f"{second['zero SNR, DPM-Solver++-10']['frechet']:.1f}; DDPM-300 there: "
     f"{second['zero SNR, DDPM-300']['frechet']:.1f}.",
     section="6. A second-order solver for what is left",
+    **both_models,
     equation="D = x0_hat + h / (2 h_prev) (x0_hat - x0_hat_prev) (DPM-Solver++(2M))",
     samples=N,
 )
@@ -526,6 +533,8 @@ save(
     f"deterministic for 15 steps and DDPM for the last 4: "
     f"{path['DDIM for 15 steps, then DDPM']['frechet']:.1f}.",
     section="7. Where along the path the deterministic sampler loses",
+    backend="MNIST 28x28, class-conditioned UNet class_zero_snr_ddpm_epoch20, gamma = 1",
+    checkpoint=fixed.manifest["sha256"][:12],
     equation="eta = 0 for the first k of the 19 steps, 1 after",
     samples=N_PATH,
 )
