@@ -33,6 +33,7 @@ NAMES = {  # recipe -> checkpoint name prefix
     "class": "class_ddpm",
     "class_zero_snr": "class_zero_snr_ddpm",
     "class_zero_snr_long": "class_zero_snr_ddpm_long",
+    "class_zero_snr_low_t": "class_zero_snr_ddpm_low_t",
     "offline": "offline_digits",
     "flow_time": "flow_time",
     "flow_class": "flow_class",

@@ -296,3 +296,19 @@ def test_a_run_can_start_from_a_shipped_checkpoint_and_its_average_too():
     fresh = training.new_state(training.RECIPES["class_zero_snr"], torch.device("cpu"))
     name, weight = next(iter(fresh.model.named_parameters()))  # a fresh run starts elsewhere
     assert not torch.equal(weight, state.model.state_dict()[name])
+
+
+def test_low_t_share_moves_that_share_of_the_draws_to_the_low_noise_half(monkeypatch):
+    drawn = []
+    monkeypatch.setattr(training.losses, "ddpm_loss", lambda model, x0, t, *rest: drawn.append(t))
+    x0, c, abar = torch.zeros(4000, 1, 2, 2), torch.zeros(4000, dtype=torch.long), None
+    for share in (0.0, 0.5):
+        config = training.TrainConfig("class", T=300, low_t_share=share)
+        training.loss_on_batch(None, config, x0, c, abar, torch.Generator().manual_seed(0))
+    course, low = drawn
+    g = torch.Generator().manual_seed(0)
+    torch.randn(x0.shape, generator=g)  # the noise comes first
+    assert torch.equal(course, torch.randint(0, 300, (4000,), generator=g))  # 0: the course's t
+    assert 0 <= low.min() and low.max() < 300
+    assert abs((course < 150).float().mean() - 0.5) < 0.03
+    assert abs((low < 150).float().mean() - 0.75) < 0.03  # half of the batch, plus half the rest
