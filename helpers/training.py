@@ -82,6 +82,17 @@ class TrainConfig:
         return linear_betas(self.T)
 
 
+# the zero-SNR class model trained on from its shipped averaged weights at 1e-4 (where its run
+# ended), decayed to 1e-5
+ZERO_SNR_MORE = TrainConfig(
+    "class",
+    lr=1e-4,
+    schedule="linear_zero_snr",
+    prediction="v",
+    ema=0.999,
+    init_from="class_zero_snr_ddpm_epoch20",
+)
+
 RECIPES = {
     "denoiser": TrainConfig(
         "denoiser", num_hiddens=128, batch_size=256, lr=1e-4, epochs=5, lr_decay=False
@@ -97,30 +108,11 @@ RECIPES = {
     # that model trained 10 epochs more, from its averaged weights, at the rate its run ended at
     # (1e-4, decayed to 1e-5), on other batches (seed 1): T1 section 6's test of whether more
     # training shrinks DDIM's penalty (it does not: the run had converged)
-    "class_zero_snr_long": TrainConfig(
-        "class",
-        lr=1e-4,
-        epochs=10,
-        schedule="linear_zero_snr",
-        prediction="v",
-        ema=0.999,
-        seed=1,
-        init_from="class_zero_snr_ddpm_epoch20",
-    ),
-    # that model trained 5 epochs more with three quarters of its t in the low-noise half, where
-    # T1 section 7 finds the deterministic path loses: DDIM-20 6.0 instead of 6.3, DDPM-20 5.5
-    # instead of 5.1 (2,500 samples); not shipped
-    "class_zero_snr_low_t": TrainConfig(
-        "class",
-        lr=1e-4,
-        epochs=5,
-        schedule="linear_zero_snr",
-        prediction="v",
-        ema=0.999,
-        seed=2,
-        init_from="class_zero_snr_ddpm_epoch20",
-        low_t_share=0.5,
-    ),
+    "class_zero_snr_long": dataclasses.replace(ZERO_SNR_MORE, epochs=10, seed=1),
+    # the same, 5 epochs, with three quarters of its t in the low-noise half, where T1 section 7
+    # finds the deterministic path loses: DDIM-20 6.0 instead of 6.3, DDPM-20 5.5 instead of 5.1
+    # (2,500 samples); not shipped
+    "class_zero_snr_low_t": dataclasses.replace(ZERO_SNR_MORE, epochs=5, seed=2, low_t_share=0.5),
     # part B's flow matching (course since 2025): batch 64, Adam 1e-2 decayed to 1e-3, 10 epochs
     "flow_time": TrainConfig("flow_time", batch_size=64, lr=1e-2, epochs=10),
     "flow_class": TrainConfig("flow_class", batch_size=64, lr=1e-2, epochs=10),
