@@ -195,8 +195,9 @@ def loss_on_batch(
 ) -> Tensor:
     """The training loss of one batch x0 (B, 1, 28, 28) with labels c (B,); noise from generator.
 
-    Draws, in this order: the noise, then t (DDPM: integers in [0, T); flow: U[0, 1]), then the
-    class dropout. The DDPM recipes' order is fixed: shipped checkpoints were trained with it.
+    Draws, in this order: the noise, then t (DDPM: integers in [0, T), then, with low_t_share,
+    which of them move to [0, T/2); flow: U[0, 1]), then the class dropout. The DDPM recipes'
+    order is fixed: shipped checkpoints were trained with it.
     """
     B = x0.shape[0]
     if config.reflow_from:  # the batch holds pairs: channel 0 the noise, 1 its flow's sample
