@@ -211,6 +211,40 @@ def class_velocity_model(unet: nn.Module, c: Tensor, gamma: float = 5.0) -> Velo
     return velocity_model
 
 
+def flow_alphas_cumprod(T: int, first: float = 1e-6) -> Tensor:
+    """The flow's straight path as a DDPM schedule of T timesteps, so that helpers.sampling's
+    DDPM and DDIM loops can sample a flow model (through `flow_eps_model`).
+
+    x_t = t x_data + (1 - t) x_noise is the DDPM point sqrt(abar) x_data + sqrt(1 - abar) x_noise
+    divided by sqrt(abar) + sqrt(1 - abar), where abar = t^2 / (t^2 + (1 - t)^2). Timestep k
+    stands for flow time t = (T - 1 - k) / T: k = T - 1 is pure noise (abar `first`, not 0, as
+    in schedule.zero_terminal_snr), k = 0 is one Euler step from the data. The trailing
+    timesteps ddim_timesteps(T, S) then sit at flow_times(S)'s times, and a DDIM step there is
+    the Euler step: DDIM on this schedule is the flow's Euler sampler. Returns float32, (T,).
+    """
+    t = (T - 1 - torch.arange(T, dtype=torch.float64)) / T  # (T,) from 1 - 1/T down to 0
+    return (t**2 / (t**2 + (1 - t) ** 2)).clamp(min=first).float()
+
+
+def flow_eps_model(
+    velocity_model: VelocityModel, alphas_cumprod: Tensor
+) -> Callable[[Tensor, int], Tensor]:
+    """A flow model as eps_model(x_t, k) on `flow_alphas_cumprod`'s schedule.
+
+    x_t there is the DDPM point; the flow sees it scaled onto its path, x_flow = x_t / (s + n)
+    with s = sqrt(abar_k), n = sqrt(1 - abar_k), at time t = s / (s + n), and its velocity u
+    gives the noise estimate x_flow - t u (x_flow - t (x_data - x_noise) = x_noise on the path).
+    """
+
+    def eps_model(x_t: Tensor, k: int) -> Tensor:
+        abar = alphas_cumprod[k].item()
+        s, n = math.sqrt(abar), math.sqrt(1 - abar)
+        t, x_flow = s / (s + n), x_t / (s + n)
+        return x_flow - t * velocity_model(x_flow, t)
+
+    return eps_model
+
+
 def pure_noise_loss(model: nn.Module, x_data: Tensor, x_noise: Tensor) -> Tensor:
     """The denoiser trained on pure noise (course part B 1.2.3): mean of (D(x_noise) - x_data)^2.
 
@@ -234,6 +268,7 @@ def flow_digits(
     fast: bool = True,
     progress: bool = True,
     x_noise: Tensor | None = None,
+    eta: float | None = None,
 ) -> Tensor:
     """Digits in [0, 1] from a flow model: kind "flow_time" (FlowTimeUNet) or "flow_class"
     (ClassConditionalUNet trained by flow matching, guided by gamma).
@@ -241,7 +276,10 @@ def flow_digits(
     labels: (N,) classes for a class-conditioned model; for a time-conditioned one only their
     count matters. num_ts: Euler steps, by default the course's (50 time, 300 class). fast:
     bfloat16 autocast and channels-last (CPU or CUDA), as helpers.sampling.sample_digits.
-    x_noise: (N, 1, 28, 28) where to start, by default drawn from seed.
+    x_noise: (N, 1, 28, 28) where to start, by default drawn from seed. eta: None samples with
+    Euler steps (the course's sampler); a number runs helpers.sampling.sample's loop over all
+    num_ts timesteps of flow_alphas_cumprod(num_ts) with that eta (1: DDPM, its noise drawn from
+    seed after x_noise; 0: DDIM, which is Euler again).
     Returns (N, 1, 28, 28) float32 on the CPU, clipped to [0, 1].
     """
     from helpers.training import fast_sampling  # training imports this module for the losses
@@ -253,11 +291,21 @@ def flow_digits(
         velocity_model = class_velocity_model(model, labels.to(device), gamma)
     else:
         velocity_model = time_velocity_model(model)
+    g = torch.Generator().manual_seed(seed)
     if x_noise is None:
-        x_noise = torch.randn(len(labels), 1, 28, 28, generator=torch.Generator().manual_seed(seed))
+        x_noise = torch.randn(len(labels), 1, 28, 28, generator=g)
     x_noise, context = fast_sampling(model, x_noise.to(device), fast)
+    num_ts = num_ts or FLOW_STEPS[kind]
     with context:
-        x_data = flow_sample(velocity_model, x_noise, num_ts or FLOW_STEPS[kind], progress=progress)
+        if eta is None:
+            x_data = flow_sample(velocity_model, x_noise, num_ts, progress=progress)
+        else:
+            from helpers.sampling import sample  # sampling imports training, which imports flow
+
+            abar = flow_alphas_cumprod(num_ts).to(device)
+            eps_model = flow_eps_model(velocity_model, abar)
+            timesteps = list(range(num_ts - 1, -1, -1))
+            x_data, _ = sample(eps_model, x_noise, timesteps, abar, eta, g, progress=progress)
     return x_data.float().clamp(0, 1).cpu()
 
 

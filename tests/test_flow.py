@@ -112,6 +112,39 @@ def test_flow_sample_with_the_exact_field_of_one_digit_lands_on_it(num_ts, t_sta
     torch.testing.assert_close(x_1, x_data, rtol=1e-5, atol=1e-5)
 
 
+def test_flow_alphas_cumprod_puts_timestep_k_at_flow_time_t_minus_1_minus_k_over_t():
+    abar = flow.flow_alphas_cumprod(20).double()
+    s, n = abar.sqrt(), (1 - abar).sqrt()
+    times = (19 - torch.arange(20, dtype=torch.float64)) / 20  # 0.95, 0.9, ..., 0.05, 0
+    torch.testing.assert_close(s[:-1] / (s + n)[:-1], times[:-1], rtol=0, atol=1e-6)
+    assert abar[-1].item() == pytest.approx(1e-6)  # pure noise, up to a computable x0_hat
+    assert bool((abar[1:] < abar[:-1]).all())
+
+
+def test_ddim_on_the_flows_schedule_is_the_euler_sampler_and_ddpm_lands_on_one_digit():
+    from helpers.sampling import sample
+
+    x_noise, x_data = _pair(seed=8)
+    times = []
+
+    def field(x_t, t):  # a smooth field that is no flow's exact one
+        times.append(float(t))
+        return (x_data - x_t) * (1 + t) + 0.3 * torch.sin(3 * x_t)
+
+    def exact(x_t, t):
+        return (x_data - x_t) / (1 - t)
+
+    abar = flow.flow_alphas_cumprod(10)
+    ddim, _ = sample(flow.flow_eps_model(field, abar), x_noise, list(range(9, -1, -1)), abar, 0.0)
+    assert len(times) == 10  # as many evaluations as Euler's 10 steps, at its times
+    torch.testing.assert_close(torch.tensor(times), torch.arange(10) / 10, rtol=0, atol=1e-3)
+    euler = flow.flow_sample(field, x_noise, 10, progress=False)
+    torch.testing.assert_close(ddim, euler, rtol=0, atol=5e-3)  # t = 0.001, not 0, at the start
+    g = torch.Generator().manual_seed(0)
+    ddpm, _ = sample(flow.flow_eps_model(exact, abar), x_noise, list(range(9, -1, -1)), abar, 1, g)
+    torch.testing.assert_close(ddpm, x_data, rtol=0, atol=1e-4)
+
+
 @pytest.mark.parametrize(
     "num_ts, t_start, expected",
     [

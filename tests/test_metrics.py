@@ -108,12 +108,14 @@ def test_the_bench_measures_every_sampler_in_one_run_with_the_real_band(tmp_path
     written = json.loads((tmp_path / "samplers_table.json").read_text())
     expected = {"DDPM-1", "DDPM-20", "flow-1", "flow, constant rate-20", "DDIM-20"}
     expected |= {"DPM-Solver++-20", "zero-SNR DDPM-300", "zero-SNR DPM-Solver++-10"}
+    expected |= {"constant-rate flow DDPM-300", "constant-rate flow Euler-20"}
     assert expected <= set(written)
-    n = {key: 20 if key.startswith("zero-SNR") else 10 for key in written}
+    n = {key: 20 if key.startswith(("zero-SNR", "constant-rate")) else 10 for key in written}
     assert all(r["n"] == n[key] and r["real_pairs"] == 5 for key, r in written.items())
     assert (tmp_path / "samplers.png").stat().st_size > 10_000
     assert len(rows) == len(written) and all("x its DDPM-300's" in r[2] for r in rows)
     # each model's rows are read against its own DDPM-300
-    zero_ddim = {name: ratio for name, _, ratio in rows}["sampling, zero-SNR DDIM-20"]
-    ratio = written["zero-SNR DDIM-20"]["frechet"] / written["zero-SNR DDPM-300"]["frechet"]
-    assert zero_ddim.startswith(f"FD {ratio:.2f}x")
+    ratios = {name: ratio for name, _, ratio in rows}
+    for model, sampler in (("zero-SNR", "DDIM-20"), ("constant-rate flow", "Euler-20")):
+        ratio = written[f"{model} {sampler}"]["frechet"] / written[f"{model} DDPM-300"]["frechet"]
+        assert ratios[f"sampling, {model} {sampler}"].startswith(f"FD {ratio:.2f}x")

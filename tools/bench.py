@@ -9,8 +9,8 @@ batched pass against two separate passes. Achieved GFLOP/s against this machine'
 matrix-multiply peak. Then every sampler on the shipped class-conditioned models (DDPM, DDIM,
 DPM-Solver++, flow matching's Euler) at 1 to 300 network evaluations: Frechet distance with its
 real-vs-real spread, accuracy and wall time per 64 samples, as a ratio to the same model's
-DDPM-300 (about 2 hours on one core at the default 1,000 samples per sampler, 2,500 on the
-zero-SNR model).
+DDPM-300 (about 2.5 hours on one core at the default 1,000 samples per sampler, 2,500 on the
+zero-SNR model and on the constant-rate flow model's DDPM and Euler).
 """
 
 import argparse
@@ -125,6 +125,7 @@ def real_vs_real_curve() -> list[tuple[str, str, str]]:
 EVALUATIONS = (1, 2, 5, 10, 20, 50, 300)  # network evaluations per sample
 ZERO_SNR = "class_zero_snr_ddpm_epoch20"  # the course's class recipe, fixed for DDIM (T1)
 NO_SCHEDULER = "flow_class_constant_lr_epoch10"  # the flow recipe at a constant rate (B4)
+FLOW_PATH = "constant-rate flow"  # its DDPM and Euler rows at the zero-SNR model's n
 DPM = "DPM-Solver++"  # second-order and deterministic (helpers.sampling.sample_dpm_solver)
 
 
@@ -133,9 +134,11 @@ def samplers(n: int, n_zero_snr: int, out: Path) -> list[tuple[str, str, str]]:
     (Euler, on the course's run and on the constant-rate run) at each count of EVALUATIONS, DDIM
     (eta 0) at 20 and 50 and DPM-Solver++(2M) at 10 and 20, on the shipped class-conditioned
     models, n samples each; DDPM-300, DDPM-20, DDIM-20 and DPM-Solver++ at 10 and 20 on the
-    zero-terminal-SNR model, n_zero_snr samples each. Frechet distance and accuracy beside real
-    vs real at the same n, as a ratio to the same model's DDPM-300; wall time per 64 samples from
-    the same runs. Writes samplers_table.json and samplers.png (with its caption, samplers.json).
+    zero-terminal-SNR model, and DDPM-300, DDPM-20 and Euler-20 (which is DDIM-20) on the
+    constant-rate flow model (DDPM's loop on the flow's path, `flow.flow_alphas_cumprod`),
+    n_zero_snr samples each. Frechet distance and accuracy beside real vs real at the same n, as
+    a ratio to the same model's DDPM-300; wall time per 64 samples from the same runs. Writes
+    samplers_table.json and samplers.png (with its caption, samplers.json).
     """
     from helpers.checkpoints import latest_course_model, load_checkpoint
     from helpers.evaluation import flow_quality, real_text, sampler_quality
@@ -175,15 +178,24 @@ def samplers(n: int, n_zero_snr: int, out: Path) -> list[tuple[str, str, str]]:
             classifier,
             second_order=sampler == DPM,
         )
+    for sampler, steps in (("DDPM", 300), ("DDPM", 20), ("Euler", 20)):
+        rows[f"{FLOW_PATH} {sampler}-{steps}"] = flow_quality(
+            flow_models["flow, constant rate"],
+            steps,
+            n_zero_snr,
+            classifier,
+            eta=1.0 if sampler == "DDPM" else None,
+        )
     out.mkdir(parents=True, exist_ok=True)
     (out / "samplers_table.json").write_text(json.dumps(rows, indent=1) + "\n")
     plot_samplers(rows, out / "samplers.png", f"class_ddpm_epoch{epoch:02d} and flow models")
     zero_base = rows[f"zero-SNR DDPM-{zero_config.T}"]
     print(f"samplers: gamma 1, trailing timesteps, {real_text(rows['DDPM-1'])}; {out}")
     print(f"zero-SNR samplers: {real_text(zero_base)}")
+    bases = {"zero-SNR": zero_base, FLOW_PATH: rows[f"{FLOW_PATH} DDPM-300"]}
     table = []
     for name, r in rows.items():
-        base = zero_base if name.startswith("zero-SNR") else rows[f"DDPM-{config.T}"]
+        base = next((b for p, b in bases.items() if name.startswith(p)), rows[f"DDPM-{config.T}"])
         table.append(
             (
                 f"sampling, {name}",
@@ -206,12 +218,15 @@ def plot_samplers(rows: dict, path: Path, models: str) -> None:
         families.setdefault(family, []).append((int(steps), r))
     styles = {"DDPM": "o-", "flow": "o-", "flow, constant rate": "o--", "DDIM": "s", DPM: "D"}
     colors = {"DDPM": "C0", "flow": "C1", "flow, constant rate": "C2", "DDIM": "C4", DPM: "C5"}
+    styles["Euler"], colors["Euler"] = "^", "C2"
+    second = {"zero-SNR ": "C3", f"{FLOW_PATH} ": "C6"}  # the models measured at n_zero_snr
     fig, (ax_fd, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.4), layout="tight")
     for family, points in families.items():
-        sampler = family.removeprefix("zero-SNR ")
+        prefix = next((p for p in second if family.startswith(p)), "")
+        sampler = family.removeprefix(prefix)
         style, color = styles[sampler], colors[sampler]
-        if sampler != family:  # the zero-SNR model: points only, in red
-            style, color = style.rstrip("-"), "C3"
+        if prefix:  # points only, in the model's colour
+            style, color = style.rstrip("-"), second[prefix]
         steps = [s for s, _ in points]
         ax_fd.plot(steps, [r["frechet"] for _, r in points], style, c=color, label=family)
         ax_acc.plot(steps, [100 * r["accuracy"] for _, r in points], style, c=color)
@@ -221,7 +236,7 @@ def plot_samplers(rows: dict, path: Path, models: str) -> None:
     title = f"{models}; gamma 1, n = {first['n']} samples each"
     if zero_snr and zero_snr[0]["n"] != first["n"]:
         plots.real_band(ax_fd, zero_snr[0], color="C3", label=f"n = {zero_snr[0]['n']}")
-        title += f" (zero-SNR model: {zero_snr[0]['n']})"
+        title += f" (zero-SNR and flow-path rows: {zero_snr[0]['n']})"
     for ax, ylabel in ((ax_fd, "Frechet distance"), (ax_acc, "classified as requested (%)")):
         ax.set(xscale="log", yscale="log" if ax is ax_fd else "linear", ylabel=ylabel)
         ax.set_xlabel("network evaluations per sample")
@@ -234,8 +249,9 @@ def plot_samplers(rows: dict, path: Path, models: str) -> None:
         "pairs of test digits) and class accuracy (right) against network evaluations per "
         "sample: DDPM (eta 1), DDIM (eta 0) and DPM-Solver++(2M) on the class-conditioned DDPM "
         "UNet; Euler on the course's class-conditioned flow UNet and on its constant-rate run; "
-        "in red, the same samplers on the zero-terminal-SNR UNet, with its own real-vs-real band "
-        "where its n differs (make bench).",
+        "in red, the same samplers on the zero-terminal-SNR UNet, and in pink DDPM's loop and "
+        "Euler on the constant-rate flow UNet, with their own real-vs-real band where their n "
+        "differs (make bench).",
     )
 
 
