@@ -25,6 +25,24 @@ def check_t(t: int | Tensor, T: int, name: str = "t") -> None:
         )
 
 
+def check_batch(x: Tensor, name: str, v: Tensor) -> None:
+    """Raise ValueError unless v is a (B,) tensor, one value per image of the batch x (B, ...)."""
+    if v.shape != (x.shape[0],):
+        raise ValueError(
+            f"{name} must have shape ({x.shape[0]},), one per image, got {tuple(v.shape)}"
+        )
+
+
+def check_labels(x: Tensor, c: Tensor, num_classes: int) -> None:
+    """Raise ValueError unless c is a (B,) tensor of integer class labels in [0, num_classes)."""
+    check_batch(x, "c", c)
+    if c.is_floating_point() or c.min() < 0 or c.max() >= num_classes:
+        raise ValueError(
+            f"c must hold integer labels in [0, {num_classes - 1}], got {c.dtype} values from "
+            f"{c.min().item()} to {c.max().item()}"
+        )
+
+
 def check_pair(t: int, t_prime: int, T: int) -> None:
     """Raise ValueError unless T > t > t_prime >= 0, both plain integers (one step of a loop)."""
     for name, value in (("t", t), ("t_prime", t_prime)):

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from helpers._checks import check_batch, check_labels
+
 # kind -> (layer, kernel, stride, padding); each is followed by BatchNorm and GELU
 LAYERS = {
     "keep": (nn.Conv2d, 3, 1, 1),  # same size
@@ -83,6 +85,7 @@ class PretrainedTimeUNet(PretrainedUNet):
 
     def embed_time(self, x: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
         """(B, 2D, 1, 1) and (B, D, 1, 1) embeddings of t (B,)."""
+        check_batch(x, "t", t)
         t = t.to(x.dtype).reshape(-1, 1)  # (B, 1)
         return self.t_embed1(t)[..., None, None], self.t_embed2(t)[..., None, None]
 
@@ -104,8 +107,10 @@ class PretrainedClassUNet(PretrainedTimeUNet):
         self.c_embed2 = _embed(num_classes, num_hiddens)
 
     def forward(self, x: Tensor, c: Tensor, t: Tensor, mask: Tensor | None = None) -> Tensor:
+        check_labels(x, c, self.num_classes)
         one_hot = F.one_hot(c, self.num_classes).to(x.dtype)  # (B, classes)
         if mask is not None:
+            check_batch(x, "mask", mask)
             one_hot = one_hot * mask.to(x.dtype)[:, None]
         c1, c2 = self.c_embed1(one_hot)[..., None, None], self.c_embed2(one_hot)[..., None, None]
         t1, t2 = self.embed_time(x, t)

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from helpers._checks import check_batch, check_labels
+
 
 class Conv(nn.Sequential):
     """Conv 3x3, stride 1, padding 1, + BatchNorm + GELU; keeps the size."""
@@ -168,13 +170,6 @@ class UnconditionalUNet(nn.Module):
         return self.trunk(x)
 
 
-def _check_batch(x: Tensor, name: str, v: Tensor) -> None:
-    if v.shape != (x.shape[0],):
-        raise ValueError(
-            f"{name} must have shape ({x.shape[0]},), one per image, got {tuple(v.shape)}"
-        )
-
-
 class TimeConditionalUNet(UnconditionalUNet):
     """The UNet conditioned on t in [0, 1] (t / T): forward(x (B, C, 28, 28), t (B,))."""
 
@@ -186,7 +181,7 @@ class TimeConditionalUNet(UnconditionalUNet):
         # END SOLUTION
 
     def embed_time(self, x: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
-        _check_batch(x, "t", t)
+        check_batch(x, "t", t)
         t = t.to(x.dtype)[:, None]  # (B, 1)
         return self.t_embed1(t), self.t_embed2(t)  # (B, 2D, 1, 1), (B, D, 1, 1)
 
@@ -210,12 +205,10 @@ class ClassConditionalUNet(TimeConditionalUNet):
         # END SOLUTION
 
     def forward(self, x: Tensor, c: Tensor, t: Tensor, mask: Tensor | None = None) -> Tensor:
-        _check_batch(x, "c", c)
-        if c.is_floating_point() or c.min() < 0 or c.max() >= self.num_classes:
-            raise ValueError(f"c must hold integer labels in [0, {self.num_classes - 1}]")
+        check_labels(x, c, self.num_classes)
         one_hot = F.one_hot(c, self.num_classes).to(x.dtype)  # (B, classes)
         if mask is not None:
-            _check_batch(x, "mask", mask)
+            check_batch(x, "mask", mask)
             one_hot = one_hot * mask.to(x.dtype)[:, None]
         t1, t2 = self.embed_time(x, t)
         # BEGIN SOLUTION

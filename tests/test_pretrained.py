@@ -42,6 +42,22 @@ def test_the_given_network_equals_the_course_unet_on_the_same_weights(course, gi
         assert torch.equal(model.eval()(*inputs), solution(*inputs))
 
 
+@pytest.mark.parametrize("network", [unet.ClassConditionalUNet, pretrained.PretrainedClassUNet])
+def test_both_class_networks_refuse_wrong_conditions_with_what_to_pass(network):
+    model = network(num_hiddens=6).eval()
+    x, t = torch.randn(3, 1, 28, 28), torch.rand(3)
+    with pytest.raises(
+        ValueError, match=r"labels in \[0, 9\], got torch.int64 values from 1 to 12"
+    ):
+        model(x, torch.tensor([1, 2, 12]), t)
+    with pytest.raises(ValueError, match="labels in"):
+        model(x, torch.tensor([1.0, 2.0, 3.0]), t)
+    with pytest.raises(ValueError, match=r"t must have shape \(3,\), one per image"):
+        model(x, torch.tensor([1, 2, 3]), t[:2])
+    with pytest.raises(ValueError, match=r"mask must have shape \(3,\)"):
+        model(x, torch.tensor([1, 2, 3]), t, torch.ones(2))
+
+
 @pytest.mark.parametrize(
     "name", [n for n in checkpoints.available() if not n.startswith("digit_classifier")]
 )
