@@ -7,6 +7,7 @@ so the loops know nothing about which network (or which guidance) produced the e
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -16,7 +17,9 @@ from helpers import schedule
 from helpers.denoiser import UNetDenoiser, guided_estimate
 from helpers.forward_process import estimate_x0
 from helpers.steps import ddim_step
-from helpers.training import TrainConfig, fast_sampling
+
+if TYPE_CHECKING:  # training imports the course UNets, which the loops never need
+    from helpers.training import TrainConfig
 
 EpsModel = Callable[[Tensor, int], Tensor]
 
@@ -222,7 +225,7 @@ def eps_model(
 @torch.no_grad()
 def sample_digits(
     model: torch.nn.Module,
-    config: TrainConfig,
+    config: "TrainConfig",
     labels: Tensor,
     timesteps: list[int] | None = None,
     eta: float = 1.0,
@@ -251,6 +254,8 @@ def sample_digits(
     moves the model's weights to channels-last memory, in place (same values, same results).
     Returns x0_hat (N, 1, 28, 28) and the animation frames (see `sample`).
     """
+    from helpers.training import fast_sampling  # here, so that the loops import without the UNets
+
     device = next(model.parameters()).device
     abar = schedule.alphas_cumprod(config.betas()).to(device)
     timesteps = timesteps or list(range(config.T - 1, -1, -1))

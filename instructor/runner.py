@@ -7,7 +7,7 @@ answers requests on a socket that the trusted side handed over for this child al
 student's prints go to a pipe the trusted side reads with a bound. Requests and replies are data
 only (a JSON header plus a safetensors blob, never pickle), sizes capped before allocation:
 
-    {"op": "call", "name": "ddpm_step", "args": [...], "kwargs": {...}}
+    {"op": "call", "module": "steps", "name": "ddpm_step", "args": [...], "kwargs": {...}}
     {"op": "module", "name": "TimeConditionalUNet", "init": {...}, "inputs": [...],
      "train": false, "weights": [[signature, {key: tensor}], ...]}
 This file is self-contained (torch and safetensors only) because it is the only grader file the
@@ -25,6 +25,7 @@ import struct
 import sys
 import time
 import traceback
+import types
 
 import torch
 from safetensors.torch import load, save
@@ -209,21 +210,33 @@ def analytic_model(spec: dict):
     return lambda x_t, t: analytic_eps(x_t, int(t), denoiser.ramp)
 
 
-def handle(request):
-    import helpers  # the student's package, first on sys.path
+def _import(module: str):
+    """The student's helpers.<module> alone (with what it imports), never the package's
+    __init__: a file that does not import costs only the functions that need it."""
+    import importlib
 
-    if request["op"] == "ping":  # start-up: the student's package is imported
+    try:
+        return importlib.import_module(f"helpers.{module}")
+    except BaseException as error:  # noqa: BLE001 - reported as the import's failure
+        raise ImportFailure from error
+
+
+class ImportFailure(Exception):
+    """The module of a requested function (or one it imports) did not import: see __cause__."""
+
+
+def handle(request):
+    if request["op"] == "ping":  # start-up: the child is ready
         return True
     if request["op"] == "call":
-        function = getattr(helpers, request["name"])
+        function = getattr(_import(request["module"]), request["name"])
         return function(*request.get("args", []), **request.get("kwargs", {}))
     if request["op"] == "with_model":  # a loop of the student's, run on an analytic model
-        function = getattr(helpers, request["name"])
+        function = getattr(_import(request["module"]), request["name"])
         model = analytic_model(request["model"])
         return function(model, *request.get("args", []), **request.get("kwargs", {}))
     if request["op"] == "module":
-        from helpers import unet
-
+        unet = _import("unet")
         torch.manual_seed(0)
         model = getattr(unet, request["name"])(**request.get("init", {}))
         inputs = request.get("inputs", [])
@@ -258,7 +271,10 @@ def serve(channel: socket.socket) -> None:
         try:
             reply = {"ok": True, "result": handle(request)}
         except BaseException as error:  # noqa: BLE001 - everything the student raises is reported
+            importing = isinstance(error, ImportFailure)
+            error = error.__cause__ if importing else error
             reply = {"ok": False, "error": type(error).__name__, **_where(error)}
+            reply["importing"] = importing
             if isinstance(error, StructureError):
                 reply["calls"] = error.args[1:]
         sys.stdout.flush()
@@ -360,6 +376,9 @@ def child(files: dict, channel: socket.socket, log_fd: int, limits: dict, isolat
         sys.stderr = sys.stdout
         for name in [m for m in sys.modules if m == "helpers" or m.startswith("helpers.")]:
             del sys.modules[name]  # the zygote's copy was the stubbed base: import theirs
+        package = types.ModuleType("helpers")  # their package without its __init__.py
+        package.__path__ = [os.path.join(ROOT, "helpers")]
+        sys.modules["helpers"] = package
         sys.path.insert(0, ROOT)
         serve(channel)
         code = 0

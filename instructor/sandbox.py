@@ -405,6 +405,8 @@ class Sandbox:
         if kind == "StructureError" and isinstance(calls, list) and len(calls) == 2:
             theirs, course = (int(n) if isinstance(n, int) else "?" for n in calls)
             kind = f"its layers differ from the course's ({theirs} layers called, not {course})"
+        if reply.get("importing") is True:
+            kind = f"not importable, {kind}"
         file, line = reply.get("file"), reply.get("line")
         if not (isinstance(line, int) and file in self.files):
             return kind, ""

@@ -24,6 +24,14 @@ def _message(report) -> str:
     return first[:OUTPUT_BYTES]
 
 
+def _module_of(name: str) -> str:
+    """The helpers module that defines `name` in the course's package ("guidance" for cfg): the
+    sandbox imports that module of the student's alone."""
+    import helpers
+
+    return getattr(helpers, name).__module__.removeprefix("helpers.")
+
+
 class Student:
     """Calls into the student's helpers: student.forward(...), student.module(...)."""
 
@@ -32,14 +40,15 @@ class Student:
 
     def __getattr__(self, name: str):
         def call(*args, **kwargs):
-            return self._request({"op": "call", "name": name, "args": list(args), "kwargs": kwargs})
+            request = {"op": "call", "module": _module_of(name), "name": name}
+            return self._request(request | {"args": list(args), "kwargs": kwargs})
 
         return call
 
     def with_model(self, name: str, model: dict, *args, **kwargs):
         """helpers.<name>(model, *args, **kwargs), model built from runner.analytic_model(spec)."""
-        request = {"op": "with_model", "name": name, "model": model, "args": list(args)}
-        return self._request(request | {"kwargs": kwargs})
+        request = {"op": "with_model", "module": _module_of(name), "name": name, "model": model}
+        return self._request(request | {"args": list(args), "kwargs": kwargs})
 
     def module(
         self, name: str, init: dict, inputs: list, train: bool = False, weights=None
@@ -55,7 +64,7 @@ class Student:
         except StudentError as error:
             kind, where = error.args[0], f" at {error.args[1]}" if error.args[1] else ""
             if " " in kind:  # the grader's own message about the student's network
-                pytest.fail(f"your {request['name']}: {kind}", pytrace=False)
+                pytest.fail(f"your {request['name']}: {kind}{where}", pytrace=False)
             if kind == "NotImplementedError":
                 pytest.fail(f"TODO: {request['name']} is not written yet{where}", pytrace=False)
             pytest.fail(f"your {request['name']} raised {kind}{where}", pytrace=False)
