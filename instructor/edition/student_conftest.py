@@ -145,8 +145,22 @@ def _status(function: dict, results: dict) -> str:
 
 
 def _first_message(report) -> str:
-    """The first line of what went wrong, e.g. the assertion's message, cut to 70 characters."""
+    """The first line of what went wrong, e.g. the assertion's message, cut to 70 characters;
+    for a test file that could not import helpers, the file and line of yours that stopped it."""
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash else str(report.longrepr)
     line = next((s.strip() for s in text.splitlines() if s.strip()), "failed")
+    if isinstance(report, pytest.CollectReport):
+        line = _import_failure(str(report.longrepr)) or line
     return line if len(line) <= 70 else line[:67] + "..."
+
+
+def _import_failure(text: str) -> str | None:
+    """'helpers/guidance.py:17 does not import: SyntaxError: invalid syntax' from the text of a
+    collection error, or None if no file of helpers/ is named in it."""
+    errors = re.findall(r"^E\s+(\w+(?:Error|Exception)\b.*)$", text, re.MULTILINE)
+    places = re.findall(r"(helpers/\w+\.py)(?::|\", line )(\d+)", text)
+    if not errors or not places:
+        return None
+    file, line = places[-1]
+    return f"{file}:{line} does not import: {errors[-1].strip()}"

@@ -3,6 +3,7 @@ lint-clean, and its own `make test` table (its notebooks: test_fill_in.py)."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -145,6 +146,24 @@ def test_the_edition_speaks_to_students(edition):
     assert "For instructors" not in readme and "instructor/" not in readme
     assert "release" not in makefile and "autograder" not in makefile
     assert "\ncheck: setup" in makefile and "\ntest: lint" in makefile
+
+
+def test_the_table_names_the_file_and_line_that_does_not_import(edition, tmp_path):
+    out, _ = edition
+    copy = tmp_path / "student"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns("assets", "notebooks", "__pycache__"))
+    guidance = copy / "helpers" / "guidance.py"
+    lines = guidance.read_text().splitlines()
+    guidance.write_text("\n".join([*lines, "x = 1 +* 2"]) + "\n")
+    done = subprocess.run(  # forward's tests import helpers, whose __init__ imports guidance.py
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--function", "forward"],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    message = f"failing: helpers/guidance.py:{len(lines) + 1} does not import: SyntaxError"
+    assert message in done.stdout, done.stdout[-3000:]
 
 
 def test_each_student_function_carries_its_graded_points(edition):
