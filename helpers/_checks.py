@@ -43,6 +43,29 @@ def check_labels(x: Tensor, c: Tensor, num_classes: int) -> None:
         )
 
 
+def check_sample_labels(
+    labels, class_model: bool, start: Tensor | None = None, start_name: str = "x_T"
+) -> None:
+    """Raise ValueError unless labels is a non-empty (N,) tensor (for a class-conditioned model,
+    of digits 0-9) and start, when given, is (N, 1, 28, 28): what part B's samplers take."""
+    if not isinstance(labels, Tensor) or labels.ndim != 1 or len(labels) == 0:
+        got = tuple(labels.shape) if isinstance(labels, Tensor) else type(labels).__name__
+        raise ValueError(
+            f"labels must be a non-empty (N,) tensor, one per digit to draw (for example"
+            f" torch.arange(10)), got {got}"
+        )
+    if class_model and (labels.is_floating_point() or labels.min() < 0 or labels.max() > 9):
+        raise ValueError(
+            f"labels must be integer digits 0-9 for a class-conditioned model, got"
+            f" {labels.dtype} values from {labels.min().item()} to {labels.max().item()}"
+        )
+    if start is not None and tuple(start.shape) != (len(labels), 1, 28, 28):
+        raise ValueError(
+            f"{start_name} must have shape ({len(labels)}, 1, 28, 28), one per label, got"
+            f" {tuple(start.shape)}"
+        )
+
+
 def check_pair(t: int, t_prime: int, T: int) -> None:
     """Raise ValueError unless T > t > t_prime >= 0, both plain integers (one step of a loop)."""
     for name, value in (("t", t), ("t_prime", t_prime)):
@@ -94,7 +117,7 @@ def check_gamma(gamma, name: str = "gamma") -> float:
     if not math.isfinite(gamma) or not low <= gamma <= high:
         raise ValueError(
             f"{name} (the guidance scale) must be a finite number in [{low:g}, {high:g}],"
-            f" got {gamma!r}; 1 means no guidance, the course uses 7"
+            f" got {gamma!r}; 1 means no guidance; the course uses 7 in part A, 5 in part B"
         )
     return float(gamma)
 

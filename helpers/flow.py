@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm  # a text bar, as in helpers.sampling
 
-from helpers._checks import check_same_shape
+from helpers._checks import check_gamma, check_int, check_same_shape, check_sample_labels
 
 VelocityModel = Callable[[Tensor, float], Tensor]
 
@@ -286,6 +286,10 @@ def flow_digits(
 
     if kind not in FLOW_STEPS:
         raise ValueError(f"kind must be one of {sorted(FLOW_STEPS)}, got {kind!r}")
+    check_sample_labels(labels, kind == "flow_class", x_noise, "x_noise")
+    gamma = check_gamma(gamma)
+    if num_ts is not None and check_int(num_ts, "num_ts") < 1:
+        raise ValueError(f"num_ts (Euler steps) must be at least 1, got {num_ts}")
     device = next(model.parameters()).device
     if kind == "flow_class":
         velocity_model = class_velocity_model(model, labels.to(device), gamma)

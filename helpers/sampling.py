@@ -14,6 +14,7 @@ from torch import Tensor
 from tqdm import tqdm  # a text bar: a widget reads "Loading widget..." after a reconnect
 
 from helpers import schedule
+from helpers._checks import check_gamma, check_sample_labels
 from helpers.denoiser import UNetDenoiser, guided_estimate
 from helpers.forward_process import estimate_x0
 from helpers.steps import ddim_step
@@ -261,6 +262,8 @@ def sample_digits(
     timesteps = timesteps or list(range(config.T - 1, -1, -1))
     if config.model not in ("class", "time"):
         raise ValueError(f"sample_digits needs a time or class model, got {config.model!r}")
+    check_sample_labels(labels, config.model == "class", x_T)
+    gamma = check_gamma(gamma)
     c = labels.to(device) if config.model == "class" else None
     estimate = eps_model(model, config.T, c, gamma, abar, config.prediction)
     low = -1.0 if config.signed else 0.0

@@ -8,7 +8,7 @@ import torch
 from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
 
 import helpers
-from helpers import sampling, training
+from helpers import flow, sampling, training
 from helpers.checkpoints import load_checkpoint
 from helpers.theory import exact_eps
 from helpers.training import TrainConfig
@@ -156,6 +156,41 @@ def test_sample_digits_refuses_the_single_step_denoiser():
     config = training.RECIPES["denoiser"]
     with pytest.raises(ValueError, match="time or class model"):
         sampling.sample_digits(training.build_model(config), config, torch.tensor([0]))
+
+
+BAD_DRAWS = [  # (labels, keyword arguments, words of the error)
+    ([1, 2], {}, "labels must be a non-empty \\(N,\\) tensor.*got list"),
+    (torch.tensor([], dtype=torch.long), {}, "non-empty.*got \\(0,\\)"),
+    (torch.tensor([[1, 2]]), {}, "got \\(1, 2\\)"),
+    (torch.tensor([1.0, 2.0]), {}, "integer digits 0-9.*torch.float32 values from 1.0 to 2.0"),
+    (torch.tensor([3, 12]), {}, "integer digits 0-9.*from 3 to 12"),
+    (torch.tensor([3, 4]), {"gamma": -3}, "guidance scale"),
+]
+
+
+@pytest.mark.parametrize("labels, kwargs, words", BAD_DRAWS)
+def test_both_part_b_samplers_refuse_bad_labels_and_guidance(labels, kwargs, words):
+    torch.manual_seed(0)
+    config = training.TrainConfig("class", num_hiddens=4, T=20)
+    unet = training.build_model(config).eval()
+    with pytest.raises(ValueError, match=words):
+        sampling.sample_digits(unet, config, labels, [19, 0], progress=False, **kwargs)
+    with pytest.raises(ValueError, match=words):
+        flow.flow_digits(unet, "flow_class", labels, 2, progress=False, **kwargs)
+
+
+def test_part_b_samplers_refuse_a_start_of_the_wrong_shape_and_zero_steps():
+    config = training.TrainConfig("class", num_hiddens=4, T=20)
+    unet, labels = training.build_model(config).eval(), torch.tensor([1, 2])
+    with pytest.raises(ValueError, match=r"x_T must have shape \(2, 1, 28, 28\), one per label"):
+        sampling.sample_digits(unet, config, labels, [19, 0], x_T=torch.zeros(3, 1, 28, 28))
+    with pytest.raises(ValueError, match=r"x_noise must have shape \(2, 1, 28, 28\)"):
+        flow.flow_digits(unet, "flow_class", labels, 2, x_noise=torch.zeros(2, 28, 28))
+    with pytest.raises(ValueError, match="num_ts .* at least 1, got 0"):
+        flow.flow_digits(unet, "flow_class", labels, 0)
+    time_unet = training.build_model(training.TrainConfig("flow_time", num_hiddens=4)).eval()
+    digits = flow.flow_digits(time_unet, "flow_time", torch.zeros(2), 1, progress=False)
+    assert digits.shape == (2, 1, 28, 28)  # a time model takes any labels: it only counts them
 
 
 def test_trailing_is_the_default_spacing_and_is_safe_on_the_cosine_schedule():
