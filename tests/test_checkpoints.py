@@ -191,3 +191,18 @@ def test_the_judge_reads_each_model_with_both_classifiers_beside_real_digits(tmp
         assert main["n"] == check["n"] == 10 and main["frechet"] != check["frechet"]
         assert main["ink_real"] == check["ink_real"] and len(main["class_share"]) == 10
     assert "flow_time_epoch10" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("what", [["measure", "class_ddpm_epoch2"], ["judge", "nope"]])
+def test_the_tool_names_the_shipped_checkpoints_when_given_an_unknown_one(
+    what, monkeypatch, capsys
+):
+    import sys
+
+    from tools.checkpoints import main
+
+    monkeypatch.setattr(sys, "argv", ["checkpoints.py", *what])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 2  # argparse's usage error, before anything is loaded
+    assert f"no checkpoint {what[1]}; shipped ones: class_ddpm_epoch05" in capsys.readouterr().err

@@ -27,6 +27,7 @@ from helpers import flow, part_a, sampling
 from helpers.checkpoints import (
     CHECKPOINTS,
     NAMES,
+    available,
     checkpoint_name,
     checkpoint_path,
     export_checkpoint,
@@ -329,6 +330,11 @@ def main() -> None:
     panel.add_argument("--samples", type=int, default=500)
     panel.add_argument("--out", type=Path, default=Path("figures/bench"), help="judges.json")
     args = parser.parse_args()
+    for name in (
+        [args.name] if args.what == "measure" else args.names if args.what == "judge" else []
+    ):
+        if not checkpoint_path(name).is_file():
+            parser.error(f"no checkpoint {name}; shipped ones: {', '.join(available())}")
     if args.what == "classifier":
         seed = int(args.check) if args.seed is None else args.seed
         make_classifier(args.epochs, seed, args.check)
