@@ -36,10 +36,10 @@ def check_batch(x: Tensor, name: str, v: Tensor) -> None:
 def check_labels(x: Tensor, c: Tensor, num_classes: int) -> None:
     """Raise ValueError unless c is a (B,) tensor of integer class labels in [0, num_classes)."""
     check_batch(x, "c", c)
-    if c.is_floating_point() or c.min() < 0 or c.max() >= num_classes:
+    if c.dtype != torch.long or c.min() < 0 or c.max() >= num_classes:
         raise ValueError(
-            f"c must hold integer labels in [0, {num_classes - 1}], got {c.dtype} values from "
-            f"{c.min().item()} to {c.max().item()}"
+            f"c must hold int64 labels in [0, {num_classes - 1}] (.long() converts), got {c.dtype}"
+            f" values from {c.min().item()} to {c.max().item()}"
         )
 
 
@@ -54,10 +54,10 @@ def check_sample_labels(
             f"labels must be a non-empty (N,) tensor, one per digit to draw (for example"
             f" torch.arange(10)), got {got}"
         )
-    if class_model and (labels.is_floating_point() or labels.min() < 0 or labels.max() > 9):
+    if class_model and (labels.dtype != torch.long or labels.min() < 0 or labels.max() > 9):
         raise ValueError(
-            f"labels must be integer digits 0-9 for a class-conditioned model, got"
-            f" {labels.dtype} values from {labels.min().item()} to {labels.max().item()}"
+            f"labels must be int64 digits 0-9 for a class-conditioned model (.long() converts),"
+            f" got {labels.dtype} values from {labels.min().item()} to {labels.max().item()}"
         )
     if start is not None and tuple(start.shape) != (len(labels), 1, 28, 28):
         raise ValueError(

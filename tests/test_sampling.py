@@ -162,8 +162,9 @@ BAD_DRAWS = [  # (labels, keyword arguments, words of the error)
     ([1, 2], {}, "labels must be a non-empty \\(N,\\) tensor.*got list"),
     (torch.tensor([], dtype=torch.long), {}, "non-empty.*got \\(0,\\)"),
     (torch.tensor([[1, 2]]), {}, "got \\(1, 2\\)"),
-    (torch.tensor([1.0, 2.0]), {}, "integer digits 0-9.*torch.float32 values from 1.0 to 2.0"),
-    (torch.tensor([3, 12]), {}, "integer digits 0-9.*from 3 to 12"),
+    (torch.tensor([1.0, 2.0]), {}, "int64 digits 0-9.*torch.float32 values from 1.0 to 2.0"),
+    (torch.tensor([1, 2], dtype=torch.int32), {}, "int64 digits 0-9.*torch.int32"),
+    (torch.tensor([3, 12]), {}, "int64 digits 0-9.*from 3 to 12"),
     (torch.tensor([3, 4]), {"gamma": -3}, "guidance scale"),
 ]
 
