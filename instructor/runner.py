@@ -210,6 +210,24 @@ def analytic_model(spec: dict):
     return lambda x_t, t: analytic_eps(x_t, int(t), denoiser.ramp)
 
 
+EXPORTS: dict[str, str] = {}  # what helpers/__init__.py exports: name -> its module
+
+
+def _bare_package(folder: str):
+    """The student's helpers package without its __init__.py: the names __init__ exports are
+    looked up in their own modules when first used (`from helpers import forward` works)."""
+    import importlib
+
+    def exported(name: str):
+        if name not in EXPORTS:
+            raise AttributeError(f"module 'helpers' has no attribute {name!r}")
+        return getattr(importlib.import_module(EXPORTS[name]), name)
+
+    package = types.ModuleType("helpers")
+    package.__path__, package.__all__, package.__getattr__ = [folder], list(EXPORTS), exported
+    return package
+
+
 def _import(module: str):
     """The student's helpers.<module> alone (with what it imports), never the package's
     __init__: a file that does not import costs only the functions that need it."""
@@ -221,18 +239,29 @@ def _import(module: str):
         raise ImportFailure from error
 
 
+def _function(request):
+    module = _import(request["module"])
+    if not hasattr(module, request["name"]):
+        raise MissingFunction
+    return getattr(module, request["name"])
+
+
 class ImportFailure(Exception):
     """The module of a requested function (or one it imports) did not import: see __cause__."""
+
+
+class MissingFunction(Exception):
+    """The module imports, but the requested function is not in it (renamed or deleted)."""
 
 
 def handle(request):
     if request["op"] == "ping":  # start-up: the child is ready
         return True
     if request["op"] == "call":
-        function = getattr(_import(request["module"]), request["name"])
+        function = _function(request)
         return function(*request.get("args", []), **request.get("kwargs", {}))
     if request["op"] == "with_model":  # a loop of the student's, run on an analytic model
-        function = getattr(_import(request["module"]), request["name"])
+        function = _function(request)
         model = analytic_model(request["model"])
         return function(model, *request.get("args", []), **request.get("kwargs", {}))
     if request["op"] == "module":
@@ -271,7 +300,7 @@ def serve(channel: socket.socket) -> None:
         try:
             reply = {"ok": True, "result": handle(request)}
         except BaseException as error:  # noqa: BLE001 - everything the student raises is reported
-            importing = isinstance(error, ImportFailure)
+            importing = isinstance(error, ImportFailure) and error.__cause__ is not None
             error = error.__cause__ if importing else error
             reply = {"ok": False, "error": type(error).__name__, **_where(error)}
             reply["importing"] = importing
@@ -376,9 +405,7 @@ def child(files: dict, channel: socket.socket, log_fd: int, limits: dict, isolat
         sys.stderr = sys.stdout
         for name in [m for m in sys.modules if m == "helpers" or m.startswith("helpers.")]:
             del sys.modules[name]  # the zygote's copy was the stubbed base: import theirs
-        package = types.ModuleType("helpers")  # their package without its __init__.py
-        package.__path__ = [os.path.join(ROOT, "helpers")]
-        sys.modules["helpers"] = package
+        sys.modules["helpers"] = _bare_package(os.path.join(ROOT, "helpers"))
         sys.path.insert(0, ROOT)
         serve(channel)
         code = 0
@@ -403,7 +430,9 @@ def zygote(control_fd: int, base: str, sandboxed: bool) -> None:
     LIBC.prctl(PR_SET_DUMPABLE, 0)  # children cannot trace or read the zygote
     torch.set_num_threads(1)
     sys.path.insert(0, base)
-    import helpers  # noqa: F401 - the stubbed base: loads torchvision, numpy, PIL once
+    import helpers  # the stubbed base: loads torchvision, numpy, PIL once
+
+    EXPORTS.update({name: getattr(helpers, name).__module__ for name in helpers.__all__})
 
     nested = sandboxed and _namespaces_work()
     global PLAIN_SCRATCH

@@ -407,6 +407,8 @@ class Sandbox:
             kind = f"its layers differ from the course's ({theirs} layers called, not {course})"
         if reply.get("importing") is True:
             kind = f"not importable, {kind}"
+        elif kind == "MissingFunction":
+            kind = "not found in its file (renamed or deleted?)"
         file, line = reply.get("file"), reply.get("line")
         if not (isinstance(line, int) and file in self.files):
             return kind, ""

@@ -156,11 +156,19 @@ def _first_message(report) -> str:
 
 
 def _import_failure(text: str) -> str | None:
-    """'helpers/guidance.py:17 does not import: SyntaxError: invalid syntax' from the text of a
-    collection error, or None if no file of helpers/ is named in it."""
+    """From the text of a collection error, where in helpers/ it stopped: 'helpers/guidance.py:17
+    does not import: SyntaxError: invalid syntax' (a file of yours that did not import), or
+    'IndexError: ... at helpers/schedule.py:12' (a function the test file calls as it loads).
+    None if no file of helpers/ is named in it."""
     errors = re.findall(r"^E\s+(\w+(?:Error|Exception)\b.*)$", text, re.MULTILINE)
-    places = re.findall(r"(helpers/\w+\.py)(?::|\", line )(\d+)", text)
-    if not errors or not places:
+    syntax = re.findall(r'File "(?:[^"]*/)?(helpers/\w+\.py)", line (\d+)', text)
+    frames = re.findall(r"(?:^|[\s/])(helpers/\w+\.py):(\d+): in (\S+)", text, re.MULTILINE)
+    if not errors or not (syntax or frames):
         return None
-    file, line = places[-1]
-    return f"{file}:{line} does not import: {errors[-1].strip()}"
+    error = errors[-1].strip()
+    if syntax:
+        return f"{syntax[-1][0]}:{syntax[-1][1]} does not import: {error}"
+    file, line, _ = frames[-1]
+    if any(function == "<module>" for *_, function in frames):
+        return f"{file}:{line} does not import: {error}"
+    return f"{error} at {file}:{line}"

@@ -83,6 +83,14 @@ BAD = {
         NEEDS_GUIDANCE,
         "not importable, ModuleNotFoundError at helpers/guidance.py:1",
     ),
+    "breaks_its_init": ("__init__.py", "", "raise SystemExit", FULL, ""),  # never imported
+    "imports_from_the_package": (  # names __init__ exports resolve as they do locally
+        "part_a.py",
+        "",
+        "from helpers import cfg, forward  # noqa: F401",
+        FULL,
+        "",
+    ),
     "unet_syntax_error": (  # nothing but the networks imports unet.py
         "unet.py",
         "UnconditionalUNet.trunk",
@@ -234,8 +242,8 @@ if ISOLATED:  # only where processes and CPU are bounded for the whole submissio
 
 
 def links_and_odd_files(subs: Path) -> dict[str, tuple[float, str]]:
-    """Submissions that are or hold links, devices, FIFOs, bombs and colliding names:
-    {name: (expected score, words the report must contain)}."""
+    """Submissions that are or hold links, devices, FIFOs, bombs and colliding names, and one
+    that renames a function: {name: (expected score, words the report must contain)}."""
     import os
     import zipfile
 
@@ -258,6 +266,8 @@ def links_and_odd_files(subs: Path) -> dict[str, tuple[float, str]]:
         link = zipfile.ZipInfo("helpers/secret.py")
         link.external_attr = (0o120777) << 16  # a symbolic link entry
         archive.writestr(link, str(REPO / "instructor" / "grading" / "test_core_math.py"))
+    renamed = submission(subs / "renames_a_function") / "helpers" / "forward_process.py"
+    renamed.write_text(renamed.read_text().replace("def gaussian_blur_denoise(", "def blur("))
     unet = submission(subs / "reexports_the_given_network") / "helpers" / "unet.py"
     given = "from helpers.pretrained import PretrainedUNet as UnconditionalUNet"
     unet.write_text(unet.read_text() + given + "  # noqa\n")
@@ -272,6 +282,7 @@ def links_and_odd_files(subs: Path) -> dict[str, tuple[float, str]]:
         "zip_bomb": (0.0, "more than"),
         "gradebook.csv-2": (FULL, "links are not taken"),
         "reexports_the_given_network": (FULL - 4, "RuntimeError"),
+        "renames_a_function": (FULL - 1, "gaussian_blur_denoise: not found in its file"),
         "twin": (FULL, ""),
         "twin-2": (FULL, "links are not taken"),
     }
