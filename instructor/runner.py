@@ -239,11 +239,12 @@ def _import(module: str):
         raise ImportFailure from error
 
 
-def _function(request):
-    module = _import(request["module"])
-    if not hasattr(module, request["name"]):
+def _function(module: str, name: str):
+    """The student's helpers.<module>.<name>: a function or a network class."""
+    found = _import(module)
+    if not hasattr(found, name):
         raise MissingFunction
-    return getattr(module, request["name"])
+    return getattr(found, name)
 
 
 class ImportFailure(Exception):
@@ -258,16 +259,16 @@ def handle(request):
     if request["op"] == "ping":  # start-up: the child is ready
         return True
     if request["op"] == "call":
-        function = _function(request)
+        function = _function(request["module"], request["name"])
         return function(*request.get("args", []), **request.get("kwargs", {}))
     if request["op"] == "with_model":  # a loop of the student's, run on an analytic model
-        function = _function(request)
+        function = _function(request["module"], request["name"])
         model = analytic_model(request["model"])
         return function(model, *request.get("args", []), **request.get("kwargs", {}))
     if request["op"] == "module":
-        unet = _import("unet")
+        network = _function("unet", request["name"])
         torch.manual_seed(0)
-        model = getattr(unet, request["name"])(**request.get("init", {}))
+        model = network(**request.get("init", {}))
         inputs = request.get("inputs", [])
         model.train(request.get("train", False))
         if request.get("weights") is not None:
