@@ -205,7 +205,11 @@ def inpaint(
     if x_T is not None:
         check_image(denoiser, x_T, "x_T", noisy=True)
     if mask.ndim != 4 or mask.shape[0] not in (1, B) or tuple(mask.shape[1:]) != (1, H, W):
-        raise ValueError(f"mask must have shape (1 or {B}, 1, {H}, {W}), got {tuple(mask.shape)}")
+        batch = "1" if B == 1 else f"1 or {B}"  # one mask for every image, or one each
+        raise ValueError(
+            f"mask must have shape ({batch}, 1, {H}, {W}), the image's size, got "
+            f"{tuple(mask.shape)}; F.interpolate(mask, ({H}, {W})) resizes one"
+        )
     if not bool(((mask == 0) | (mask == 1)).all()):
         raise ValueError(
             "mask must hold only 0 (keep) and 1 (regenerate); use (mask > 0.5).float()"

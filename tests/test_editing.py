@@ -237,7 +237,7 @@ def test_bad_inputs_get_clear_errors(denoiser):
         part_a.sdedit(denoiser, x * 3, 10)
     with pytest.raises(ValueError, match="i_start"):
         part_a.sdedit(denoiser, x, 33)
-    with pytest.raises(ValueError, match="mask must have shape"):
+    with pytest.raises(ValueError, match=r"mask must have shape \(1 or 2, 1, 28, 28\), the image"):
         part_a.inpaint(denoiser, x, torch.ones(1, 1, 27, 28))
     with pytest.raises(ValueError, match="only 0"):
         part_a.inpaint(denoiser, x, torch.full((1, 1, 28, 28), 0.5))
