@@ -82,16 +82,13 @@ class TrainConfig:
         return linear_betas(self.T)
 
 
-# the zero-SNR class model trained on from its shipped averaged weights at 1e-4 (where its run
-# ended), decayed to 1e-5
-ZERO_SNR_MORE = TrainConfig(
-    "class",
-    lr=1e-4,
-    schedule="linear_zero_snr",
-    prediction="v",
-    ema=0.999,
-    init_from="class_zero_snr_ddpm_epoch20",
-)
+# the class recipe fixed for DDIM (T1 section 5; DDIM-20 1.27x DDPM-300 instead of 3.2x): a
+# schedule that ends at pure noise, v-prediction, and a moving average of the weights (horizon
+# ~1000 steps)
+ZERO_SNR = TrainConfig("class", schedule="linear_zero_snr", prediction="v", ema=0.999)
+# that model trained on from its shipped averaged weights at 1e-4 (where its run ended), decayed
+# to 1e-5
+ZERO_SNR_MORE = dataclasses.replace(ZERO_SNR, lr=1e-4, init_from="class_zero_snr_ddpm_epoch20")
 
 RECIPES = {
     "denoiser": TrainConfig(
@@ -101,10 +98,7 @@ RECIPES = {
     "class": TrainConfig("class"),
     # part A's offline backend: IF's schedule (T = 1000, cosine) on [-1, 1] images
     "offline": TrainConfig("class", epochs=10, T=1000, schedule="cosine", signed=True),
-    # the class recipe fixed for DDIM (T1 section 5; DDIM-20 1.27x DDPM-300 instead of 3.2x): a
-    # schedule that ends at pure noise, v-prediction, and a moving average of the weights
-    # (horizon ~1000 steps)
-    "class_zero_snr": TrainConfig("class", schedule="linear_zero_snr", prediction="v", ema=0.999),
+    "class_zero_snr": ZERO_SNR,
     # that model trained 10 epochs more, from its averaged weights, at the rate its run ended at
     # (1e-4, decayed to 1e-5), on other batches (seed 1): T1 section 6's test of whether more
     # training shrinks DDIM's penalty (it does not: the run had converged)
@@ -113,6 +107,10 @@ RECIPES = {
     # finds the deterministic path loses: DDIM-20 6.0 instead of 6.3, DDPM-20 5.5 instead of 5.1
     # (2,500 samples); not shipped
     "class_zero_snr_low_t": dataclasses.replace(ZERO_SNR_MORE, epochs=5, seed=2, low_t_share=0.5),
+    # the zero-SNR recipe at a quarter and half the width (D = 16, 32), 20 epochs from scratch:
+    # T1 section 6's test of whether DDIM's penalty is the network's size; not shipped
+    "class_zero_snr_d16": dataclasses.replace(ZERO_SNR, num_hiddens=16),
+    "class_zero_snr_d32": dataclasses.replace(ZERO_SNR, num_hiddens=32),
     # part B's flow matching (course since 2025): batch 64, Adam 1e-2 decayed to 1e-3, 10 epochs
     "flow_time": TrainConfig("flow_time", batch_size=64, lr=1e-2, epochs=10),
     "flow_class": TrainConfig("flow_class", batch_size=64, lr=1e-2, epochs=10),

@@ -147,6 +147,31 @@ def test_an_averaged_run_exports_the_average_and_measures_its_last_weights_too(t
     assert all(r["seconds_per_64"] > 0 for r in (ddim, ddpm, last))
 
 
+def test_the_penalty_reads_ddim_against_ddpm_on_each_epoch_of_a_run(tmp_path, capsys):
+    import re
+
+    from helpers import training
+    from helpers.evaluation import sampler_quality
+    from tools.checkpoints import penalty
+
+    config = training.TrainConfig("class", num_hiddens=4, batch_size=32, epochs=1, T=20, ema=0.9)
+    images, labels = mnist_tensors(train=True, verbose=False)
+    training.train(config, images[:96], labels[:96], tmp_path / "run", "cpu", False)
+    penalty(tmp_path / "run", [1], 10)
+    line = capsys.readouterr().out
+    ddpm, ddim, ratio = map(
+        float, re.findall(r"DDPM-20 Frechet ([\d.]+).*DDIM-20 ([\d.]+).*/ DDPM ([\d.]+)x", line)[0]
+    )
+    model, _ = training.load_run(tmp_path / "run", 1)
+    deterministic = sampler_quality(
+        model, config, 20, 0.0, 10, checkpoints.load_checkpoint("digit_classifier")
+    )
+    assert ddim == pytest.approx(deterministic["frechet"], rel=0.01)  # float16 rounding aside
+    assert ddim != ddpm and ratio == pytest.approx(ddim / ddpm, abs=0.01)
+    with pytest.raises(SystemExit, match=r"has no epoch 3; its saved epochs: \[1\]"):
+        penalty(tmp_path / "run", [3], 10)
+
+
 def test_measuring_again_rewrites_only_the_metrics(tmp_path):
     from dataclasses import asdict
 

@@ -8,6 +8,9 @@
                                                     # measure a shipped diffusion model again
     python tools/checkpoints.py judge --samples 500  # both classifiers, ink and class shares
                                                     # on the final models (about 45 minutes)
+    python tools/checkpoints.py penalty runs/class_zero_snr_d16 --epochs 10 20
+                                                    # DDIM-20 against DDPM-20 on a run's epochs
+                                                    # (2,500 samples each)
     python tools/checkpoints.py export flow_class --epochs 1 5 10
                                                     # flow matching: Euler with the course's
                                                     # steps (50 time, 300 class)
@@ -42,6 +45,7 @@ from helpers.evaluation import (
     denoise,
     denoiser_mse,
     noisy_test_digits,
+    quality_text,
     report,
     sampler_quality,
     shuffled_test_digits,
@@ -225,6 +229,32 @@ def remeasure(path: Path, n: int) -> None:
     path.with_suffix(".json").write_text(json.dumps(manifest, indent=1) + "\n")
 
 
+def penalty(run: Path, epochs: list[int], n: int) -> None:
+    """DDIM-20 against DDPM-20 at gamma 1 on n samples, for epochs of a class model's training
+    run: its weights (averaged where the recipe keeps an average) rounded to float16, as an
+    export stores them (T1 section 6)."""
+    classifier = load_checkpoint("digit_classifier")
+    for epoch in epochs:
+        if not (run / f"epoch_{epoch:03d}.json").is_file():
+            saved = sorted(int(p.stem[6:]) for p in run.glob("epoch_???.json"))
+            raise SystemExit(f"{run} has no epoch {epoch}; its saved epochs: {saved or 'none'}")
+        model, meta = load_run(run, epoch)
+        config = TrainConfig(**meta["config"])
+        if config.model != "class":
+            raise SystemExit(f"{run} trains a {config.model} model, not a class-conditioned DDPM")
+        weights = model.state_dict().items()
+        model.load_state_dict(
+            {k: v.half().float() if v.is_floating_point() else v for k, v in weights}
+        )
+        ddpm, ddim = (sampler_quality(model, config, 20, eta, n, classifier) for eta in (1, 0))
+        print(
+            f"{run.name} epoch {epoch}, D = {config.num_hiddens}: DDPM-20 {quality_text(ddpm)}; "
+            f"DDIM-20 {ddim['frechet']:.1f}, {100 * ddim['accuracy']:.0f}% read, ink "
+            f"{ddim['ink']:.3f}; DDIM / DDPM {ddim['frechet'] / ddpm['frechet']:.2f}x",
+            flush=True,
+        )
+
+
 JUDGED = (
     "time_ddpm_epoch20",
     "class_ddpm_epoch20",
@@ -329,6 +359,10 @@ def main() -> None:
     panel.add_argument("names", nargs="*", default=list(JUDGED), help="default: the final models")
     panel.add_argument("--samples", type=int, default=500)
     panel.add_argument("--out", type=Path, default=Path("figures/bench"), help="judges.json")
+    gap = sub.add_parser("penalty", help="DDIM-20 against DDPM-20 on epochs of a training run")
+    gap.add_argument("run", type=Path, help="a class model's run folder (runs/class_zero_snr_d16)")
+    gap.add_argument("--epochs", type=int, nargs="+", required=True)
+    gap.add_argument("--samples", type=int, default=2500, help="samples for each sampler")
     args = parser.parse_args()
     for name in (
         [args.name] if args.what == "measure" else args.names if args.what == "judge" else []
@@ -340,6 +374,8 @@ def main() -> None:
         make_classifier(args.epochs, seed, args.check)
     elif args.what == "judge":
         judge(args.names, args.samples, args.out)
+    elif args.what == "penalty":
+        penalty(args.run, args.epochs, args.samples)
     elif args.what == "measure":
         remeasure(checkpoint_path(args.name), args.samples)
     else:
