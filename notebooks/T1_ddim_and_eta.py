@@ -475,6 +475,10 @@ save(
 # | after 20 epochs (the shipped model) | 5.1 | 6.3 | 1.22x |
 # | its last weights, not averaged | 5.7 | 8.8 | 1.55x |
 # | trained 10 epochs more from the shipped model (1e-4 decayed to 1e-5) | 5.1 | 6.3 | 1.24x |
+# | the same recipe at half the width (D = 32), after 10 epochs | 6.7 | 13.1 | 1.96x |
+# | D = 32 after 20 epochs | 5.4 | 8.8 | 1.64x |
+# | at a quarter of the width (D = 16), after 10 epochs | 20.9 | 40.6 | 1.94x |
+# | D = 16 after 20 epochs | 11.0 | 23.3 | 2.12x |
 #
 # Training and averaging the weights shrink the deterministic penalty far more than they move
 # DDPM: the average takes 2.6 points off DDIM-20 and 0.6 off DDPM-20. But the run has converged
@@ -485,7 +489,21 @@ save(
 # instead of bfloat16 (6.2). The course's recipe, even fixed, leaves DDIM-20 short of the 10% the
 # kit aimed for: at 2,500 samples (`make bench`) DDPM-300 reads 5.0, DDPM-20 5.1 (1.03x: 20
 # stochastic steps match 300), DDIM-20 6.3 (1.27x), DPM-Solver++ 5.8 with 10 evaluations and
-# 6.2 with 20. Section 7 finds where along the path the deterministic sampler loses.
+# 6.2 with 20.
+#
+# **Is it the network's size?** The same recipe at half and a quarter of the width (D = 32 and
+# 16: 0.51 M and 0.13 M parameters against the shipped model's 2.0 M), each trained 20 epochs
+# from scratch (`python tools/train.py class_zero_snr_d32`, about 70 minutes on one core;
+# `class_zero_snr_d16`, about 40), then measured as above (`python tools/checkpoints.py penalty
+# runs/class_zero_snr_d32 --epochs 10 20`; the last rows of the table). After 20 epochs DDIM-20
+# reads 2.12x DDPM-20 at D = 16, 1.64x at D = 32 and 1.22x at D = 64: what DDIM adds to DDPM's
+# distance falls from 12.3 to 3.4 to 1.2, about threefold for each doubling of the width. DDPM
+# hides a smaller network (DDPM-20 reads 5.4 at D = 32 against 5.1 at D = 64), DDIM shows it
+# (8.8 against 6.3): fresh noise corrects the errors of the network, and the smaller the network,
+# the more there are to correct. If the trend holds, D = 128 would bring DDIM-20 to about 1.1x:
+# 8.1 M parameters, 16 MB in float16 where the kit's checkpoints have 2.4 MB of their 80 MB
+# left, and about four times the 3 hours a D = 64 run takes on one core here. The kit does not
+# ship it. Section 7 finds where along the path the deterministic sampler loses.
 
 # %% [markdown]
 # ## 7. Where along the path the deterministic sampler loses
