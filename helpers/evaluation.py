@@ -19,6 +19,17 @@ from helpers.classifier import classify, frechet_distance
 from helpers.data import mnist_tensors
 from helpers.training import TrainConfig
 
+MAX_SAMPLES = 5000  # real vs real takes two disjoint sets of n of the 10,000 test digits
+
+
+def check_sample_count(n: int, name: str = "n") -> None:
+    """Raise ValueError unless a Frechet distance can be judged at n samples (2 to MAX_SAMPLES)."""
+    if not 2 <= n <= MAX_SAMPLES:
+        raise ValueError(
+            f"{name} must lie in [2, {MAX_SAMPLES}] (real vs real takes two disjoint sets of n of "
+            f"the 10,000 test digits), got {n}"
+        )
+
 
 @functools.cache
 def shuffled_test_digits() -> Tensor:
@@ -31,10 +42,9 @@ def shuffled_test_digits() -> Tensor:
 def real_vs_real(n: int, classifier: nn.Module, pairs: int = 5) -> dict:
     """Frechet distance between disjoint sets of n shuffled test digits: blocks 2k and 2k + 1 for
     up to `pairs` pairs. Returns their median, low, high and the number of pairs."""
+    check_sample_count(n)
     test = shuffled_test_digits()
     pairs = min(pairs, len(test) // (2 * n))
-    if pairs < 1:
-        raise ValueError(f"a real-vs-real pair needs 2n <= {len(test)} test digits, got n = {n}")
     blocks = test[: 2 * pairs * n].split(n)
     fd = sorted(
         frechet_distance(a, b, classifier) for a, b in zip(blocks[::2], blocks[1::2], strict=True)
@@ -159,6 +169,7 @@ def sampler_quality(
     """`report` on n samples (equally many of each digit) from a part B model with `steps`
     trailing timesteps and noise level eta (1 = DDPM, 0 = DDIM; second_order: DPM-Solver++(2M)
     instead), plus seconds_per_64: the wall time of the sampling, scaled to 64 samples."""
+    check_sample_count(n)
     labels = balanced_labels(n)
     timesteps = sampling.ddim_timesteps(config.T, steps, "trailing")
     start = time.perf_counter()
@@ -188,6 +199,7 @@ def flow_quality(
 ) -> dict:
     """`sampler_quality` for a class-conditioned flow model: n samples with `steps` Euler steps
     (eta None) or DDPM's loop on the flow's path with that eta (`flow.flow_digits`)."""
+    check_sample_count(n)
     labels = balanced_labels(n)
     start = time.perf_counter()
     digits = flow.flow_digits(

@@ -218,6 +218,28 @@ def test_the_judge_reads_each_model_with_both_classifiers_beside_real_digits(tmp
     assert "flow_time_epoch10" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    "what, words",
+    [
+        (["penalty", "runs/x", "--epochs", "10", "--samples", "0"], "--samples must lie in [2,"),
+        (["measure", "class_ddpm_epoch05", "--samples", "6000"], "5000] (real vs real takes"),
+        (["export", "class", "--epochs", "0", "20"], "--epochs must be at least 1, got [0, 20]"),
+        (["classifier", "--epochs", "-1"], "--epochs must be at least 1, got -1"),
+    ],
+)
+def test_the_tool_refuses_a_sample_count_or_epoch_it_cannot_use_before_any_work(
+    what, words, monkeypatch, capsys
+):
+    import sys
+
+    from tools.checkpoints import main
+
+    monkeypatch.setattr(sys, "argv", ["checkpoints.py", *what])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 2 and words in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("what", [["measure", "class_ddpm_epoch2"], ["judge", "nope"]])
 def test_the_tool_names_the_shipped_checkpoints_when_given_an_unknown_one(
     what, monkeypatch, capsys

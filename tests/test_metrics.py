@@ -69,8 +69,9 @@ def test_real_vs_real_pairs_are_disjoint_shuffled_test_digits_with_a_narrow_rang
     # in file order, blocks from the test file's two halves lie 4x further apart than within one
     assert spread["frechet_real_high"] < 2 * spread["frechet_real_low"]
     assert real_vs_real(4000, classifier)["real_pairs"] == 1
-    with pytest.raises(ValueError, match="2n <= 10000"):
-        real_vs_real(6000, classifier)
+    for n in (0, 1, 6000):
+        with pytest.raises(ValueError, match=rf"n must lie in \[2, 5000\] .* got {n}"):
+            real_vs_real(n, classifier)
     # the reference for n samples is the first block of the first pair
     assert report(shuffled[:500], None, classifier)["frechet"] == pytest.approx(0, abs=1e-3)
 
@@ -119,3 +120,18 @@ def test_the_bench_measures_every_sampler_in_one_run_with_the_real_band(tmp_path
     for model, sampler in (("zero-SNR", "DDIM-20"), ("constant-rate flow", "Euler-20")):
         ratio = written[f"{model} {sampler}"]["frechet"] / written[f"{model} DDPM-300"]["frechet"]
         assert ratios[f"sampling, {model} {sampler}"].startswith(f"FD {ratio:.2f}x")
+
+
+@pytest.mark.parametrize("flag", ["--samples", "--zero-snr-samples"])
+def test_the_bench_refuses_a_sample_count_it_cannot_judge_before_measuring(
+    flag, monkeypatch, capsys
+):
+    import sys
+
+    from tools import bench
+
+    monkeypatch.setattr(sys, "argv", ["bench.py", flag, "6000"])
+    with pytest.raises(SystemExit) as stopped:
+        bench.main()
+    assert stopped.value.code == 2
+    assert f"{flag} must lie in [2, 5000]" in capsys.readouterr().err

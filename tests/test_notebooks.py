@@ -88,6 +88,17 @@ def test_notebook_shows_the_loop_that_calls_the_students_step(stem, step):
     assert loops, f"{stem} has no cell with a for loop that calls {step} directly"
 
 
+def test_the_figures_tool_refuses_zero_jobs(monkeypatch, capsys):
+    import sys
+
+    from tools import figures
+
+    monkeypatch.setattr(sys, "argv", ["figures.py", "--jobs", "0"])
+    with pytest.raises(SystemExit) as stopped:
+        figures.main()
+    assert stopped.value.code == 2 and "--jobs must be at least 1, got 0" in capsys.readouterr().err
+
+
 def test_two_runs_give_byte_identical_figures(tmp_path):
     path = REPO / "notebooks" / "A2_forward_process.ipynb"
     for run in ("a", "b"):

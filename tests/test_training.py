@@ -312,3 +312,18 @@ def test_low_t_share_moves_that_share_of_the_draws_to_the_low_noise_half(monkeyp
     assert 0 <= low.min() and low.max() < 300
     assert abs((course < 150).float().mean() - 0.5) < 0.03
     assert abs((low < 150).float().mean() - 0.75) < 0.03  # half of the batch, plus half the rest
+
+
+@pytest.mark.parametrize("flag", ["--epochs", "--threads"])
+def test_the_training_tool_refuses_zero_epochs_or_threads_before_any_work(
+    flag, monkeypatch, capsys
+):
+    import sys
+
+    from tools.train import main
+
+    monkeypatch.setattr(sys, "argv", ["train.py", "class", flag, "0"])
+    with pytest.raises(SystemExit) as stopped:  # --epochs 0 used to train the whole recipe
+        main()
+    assert stopped.value.code == 2
+    assert f"{flag} must be at least 1, got 0" in capsys.readouterr().err

@@ -268,6 +268,13 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("figures/bench"), help="table and plot")
     args = parser.parse_args()
+    from helpers.evaluation import check_sample_count
+
+    for flag, n in (("--samples", args.samples), ("--zero-snr-samples", args.zero_snr_samples)):
+        try:
+            check_sample_count(n, flag)
+        except ValueError as error:
+            parser.error(str(error))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     plain_step, model, x, t = training_step(fast=False)
     fast_step, *_ = training_step(fast=True)

@@ -42,6 +42,7 @@ from helpers.data import mnist_tensors
 from helpers.denoiser import OfflineDigits
 from helpers.evaluation import (
     balanced_labels,
+    check_sample_count,
     denoise,
     denoiser_mse,
     noisy_test_digits,
@@ -364,6 +365,13 @@ def main() -> None:
     gap.add_argument("--epochs", type=int, nargs="+", required=True)
     gap.add_argument("--samples", type=int, default=2500, help="samples for each sampler")
     args = parser.parse_args()
+    samples, epochs = getattr(args, "samples", 2), getattr(args, "epochs", 1)
+    try:
+        check_sample_count(samples, "--samples")
+    except ValueError as error:
+        parser.error(str(error))
+    if min(epochs if isinstance(epochs, list) else [epochs]) < 1:
+        parser.error(f"--epochs must be at least 1, got {epochs}")
     for name in (
         [args.name] if args.what == "measure" else args.names if args.what == "judge" else []
     ):

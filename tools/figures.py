@@ -123,6 +123,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "figures")
     parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="notebooks at once")
     args = parser.parse_args()
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
     notebooks = args.notebooks or sorted(
         (REPO / "notebooks").glob("*.ipynb"),
         key=lambda p: ((LONGEST_FIRST + (p.stem,)).index(p.stem), p.name),

@@ -28,10 +28,13 @@ def main() -> None:
     parser.add_argument("--device", help="cuda, mps or cpu (default: the fastest available)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
     args = parser.parse_args()
+    for flag, value in (("--epochs", args.epochs), ("--threads", args.threads)):
+        if value is not None and value < 1:
+            parser.error(f"{flag} must be at least 1, got {value}")
     if args.threads:
         torch.set_num_threads(args.threads)
     config = RECIPES[args.recipe]
-    if args.epochs:
+    if args.epochs is not None:
         config = dataclasses.replace(config, epochs=args.epochs)
     out = args.out or run_dir(args.recipe, config.epochs)
     print(f"recipe {args.recipe}: {config}, checkpoints in {out}")
