@@ -15,6 +15,11 @@ def linear_betas(T: int = 300, beta_start: float = 1e-4, beta_end: float = 0.02)
 
     beta_t evenly spaced from beta_start to beta_end. Returns float32, shape (T,).
     """
+    if T < 1 or not (0 <= beta_start < 1 and 0 <= beta_end < 1):
+        raise ValueError(
+            f"need T >= 1 steps and betas in [0, 1) (each is a variance added in one step), got "
+            f"T = {T}, beta_start = {beta_start}, beta_end = {beta_end}"
+        )
     # BEGIN SOLUTION
     return torch.linspace(beta_start, beta_end, T, dtype=torch.float32)
     # END SOLUTION
@@ -26,6 +31,8 @@ def cosine_betas(T: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> Te
     f(u) = cos^2((u + s) / (1 + s) * pi / 2), beta_t = min(1 - f((t + 1) / T) / f(t / T), max_beta).
     DeepFloyd IF was trained with it. Returns float32, shape (T,).
     """
+    if T < 1:
+        raise ValueError(f"need T >= 1 steps, got T = {T}")
     # BEGIN SOLUTION
     u = torch.arange(T + 1, dtype=torch.float64) / T  # (T + 1,) in [0, 1]
     f = torch.cos((u + s) / (1 + s) * math.pi / 2) ** 2
@@ -54,6 +61,13 @@ def alphas_cumprod(betas: Tensor) -> Tensor:
 
     Same shape and dtype as betas.
     """
+    if betas.ndim != 1 or len(betas) == 0:
+        raise ValueError(f"betas must be a non-empty (T,) tensor, got shape {tuple(betas.shape)}")
+    if betas.min() < 0 or betas.max() >= 1:
+        raise ValueError(
+            f"betas must be variances in [0, 1), got values from {betas.min():.3g} to "
+            f"{betas.max():.3g}"
+        )
     # BEGIN SOLUTION
     return torch.cumprod(1 - betas, dim=0)
     # END SOLUTION

@@ -20,6 +20,24 @@ def test_strided_timesteps_rejects_lists_that_miss_zero(start, stride):
         helpers.strided_timesteps(start, stride)
 
 
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: helpers.linear_betas(T=0), "need T >= 1 steps and betas in"),
+        (lambda: helpers.linear_betas(beta_end=2.0), "beta_end = 2.0"),  # alpha_bar below 0
+        (lambda: helpers.linear_betas(beta_start=-1e-4), "beta_start = -0.0001"),
+        (lambda: helpers.cosine_betas(T=0), "need T >= 1 steps, got T = 0"),
+        (lambda: helpers.alphas_cumprod(torch.tensor([0.1, 1.5])), "from 0.1 to 1.5"),
+        (lambda: helpers.alphas_cumprod(torch.zeros(0)), r"non-empty \(T,\) tensor"),
+        (lambda: helpers.alphas_cumprod(torch.full((2, 3), 0.1)), r"got shape \(2, 3\)"),
+    ],
+    ids=["T 0", "beta 2", "beta below 0", "cosine T 0", "beta 1.5", "no betas", "2-D betas"],
+)
+def test_schedules_refuse_what_would_give_an_empty_or_negative_alpha_bar(call, words):
+    with pytest.raises(ValueError, match=words):
+        call()
+
+
 def test_linear_betas_are_evenly_spaced_float32():
     betas = helpers.linear_betas()
     assert betas.shape == (300,) and betas.dtype == torch.float32
