@@ -487,10 +487,10 @@ save(
 # Averaging longer does not help (the averaged weights of epochs 16-20 read 6.4, of 11-20 6.5),
 # nor do BatchNorm statistics from ten times as many batches (6.4), nor sampling in float32
 # instead of bfloat16 (6.2), nor clipping $\hat x_0$ to $[0, 1]$ at each step (6.3 and 96.7%, as
-# without: this model's estimates stay in range). The course's recipe, even fixed, leaves DDIM-20 short of the 10% the
-# kit aimed for: at 2,500 samples (`make bench`) DDPM-300 reads 5.0, DDPM-20 5.1 (1.03x: 20
-# stochastic steps match 300), DDIM-20 6.3 (1.27x), DPM-Solver++ 5.8 with 10 evaluations and
-# 6.2 with 20.
+# without: this model's estimates stay in range). The course's recipe, even fixed, leaves
+# DDIM-20 short of the 10% the kit aimed for: at 2,500 samples (`make bench`) DDPM-300 reads
+# 5.0, DDPM-20 5.1 (1.03x: 20 stochastic steps match 300), DDIM-20 6.3 (1.27x), DPM-Solver++
+# 5.8 with 10 evaluations and 6.2 with 20.
 #
 # **Is it the network's size?** The same recipe at half and a quarter of the width (D = 32 and
 # 16: 0.51 M and 0.13 M parameters against the shipped model's 2.0 M), each trained 20 epochs
@@ -504,7 +504,8 @@ save(
 # the more there are to correct. If the trend holds, D = 128 would bring DDIM-20 to about 1.1x:
 # 8.1 M parameters, 16 MB in float16 where the kit's checkpoints have 2.4 MB of their 80 MB
 # left, and about 9 hours of training on one core here (`python tools/train.py
-# class_zero_snr_d128`, 0.3 steps a second). The kit does not ship it. Section 7 finds where along the path the deterministic sampler loses.
+# class_zero_snr_d128`, 0.3 steps a second). The kit does not ship it. Section 7 finds where
+# along the path the deterministic sampler loses.
 
 # %% [markdown]
 # ## 7. Where along the path the deterministic sampler loses
